@@ -1,0 +1,14 @@
+//! The builtins a script sees, one module per family. Each family exposes `register`, which installs
+//! its globals into a fresh Lua state; [`register_all`] is the one place that lists them.
+
+pub mod fs;
+pub mod json;
+
+use mlua::Lua;
+
+/// Installs every builtin family into `lua`.
+pub fn register_all(lua: &Lua) -> mlua::Result<()> {
+    json::register(lua)?;
+    fs::register(lua)?;
+    Ok(())
+}

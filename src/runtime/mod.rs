@@ -1,0 +1,3 @@
+//! The engine room: Lua states, value transfer between them, cancellation and error reports.
+
+pub mod args;
