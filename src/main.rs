@@ -8,6 +8,9 @@ use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
 use std::time::Duration;
 
+#[global_allocator]
+static ALLOC: solvm::runtime::alloc::Counting = solvm::runtime::alloc::Counting;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "solvm",

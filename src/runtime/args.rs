@@ -89,3 +89,88 @@ pub fn io_error_text(e: &std::io::Error) -> String {
         None => String::new(),
     }
 }
+
+/// Wraps every builtin function that `register_all` added (globals not in `stock`, and the functions
+/// of builtin tables such as `store`) so its errors reach Lua as plain strings with the caller's
+/// `file:line:`, exactly like errors of Lua's own C functions (`luaL_error`). Without this, mlua hands
+/// `pcall` a userdata whose text starts with "runtime error:" and carries a traceback.
+pub fn wrap_builtins(lua: &Lua, stock: &std::collections::HashSet<Vec<u8>>) -> mlua::Result<()> {
+    let globals = lua.globals();
+    let mut updates: Vec<(mlua::Table, LuaValue, mlua::Function)> = Vec::new();
+    for pair in globals.pairs::<LuaValue, LuaValue>() {
+        let (k, v) = pair?;
+        let LuaValue::String(name) = &k else { continue };
+        if stock.contains(name.as_bytes().as_ref()) {
+            continue;
+        }
+        match v {
+            LuaValue::Function(f) if f.info().what == "C" => updates.push((globals.clone(), k, wrap_function(lua, f)?)),
+            LuaValue::Table(t) => {
+                for field in t.pairs::<LuaValue, LuaValue>() {
+                    if let (fk, LuaValue::Function(f)) = field? {
+                        if f.info().what == "C" {
+                            updates.push((t.clone(), fk, wrap_function(lua, f)?));
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    // Builtins that live in stock tables (`os.exit`).
+    let os: mlua::Table = globals.get("os")?;
+    updates.push((os.clone(), LuaValue::String(lua.create_string("exit")?), wrap_function(lua, os.get("exit")?)?));
+    for (t, k, f) in updates {
+        t.raw_set(k, f)?;
+    }
+    Ok(())
+}
+
+fn wrap_function(lua: &Lua, f: mlua::Function) -> mlua::Result<mlua::Function> {
+    // Safety: `exec_raw` pushes `f`; we replace it with a C closure holding it as its upvalue.
+    unsafe { lua.exec_raw::<mlua::Function>(f, |state| mlua::ffi::lua_pushcclosure(state, lua_style_errors, 1)) }
+}
+
+/// Calls upvalue 1 with the arguments; an mlua error becomes `"file:line: message"`.
+unsafe extern "C-unwind" fn lua_style_errors(state: *mut mlua::ffi::lua_State) -> std::os::raw::c_int {
+    use mlua::ffi;
+    let nargs = ffi::lua_gettop(state);
+    ffi::lua_pushvalue(state, ffi::lua_upvalueindex(1));
+    ffi::lua_insert(state, 1);
+    if ffi::lua_pcall(state, nargs, ffi::LUA_MULTRET, 0) == ffi::LUA_OK {
+        return ffi::lua_gettop(state);
+    }
+    if ffi::lua_type(state, -1) == ffi::LUA_TUSERDATA && ffi::luaL_getmetafield(state, -1, c"__type".as_ptr()) != ffi::LUA_TNIL {
+        ffi::lua_settop(state, -2);
+        let mut len = 0usize;
+        let text = ffi::luaL_tolstring(state, -1, &mut len);
+        let has_location = {
+            let bytes = std::slice::from_raw_parts(text as *const u8, len);
+            let msg = clean_mlua_message(&String::from_utf8_lossy(bytes));
+            let located = super::report::split_location(&msg).is_some();
+            ffi::lua_pushlstring(state, msg.as_ptr() as *const _, msg.len());
+            located
+            // `msg` is dropped here, before any longjmp below.
+        };
+        if !has_location {
+            ffi::luaL_where(state, 1);
+            ffi::lua_rotate(state, -2, 1);
+            ffi::lua_concat(state, 2);
+        }
+    }
+    ffi::lua_error(state)
+}
+
+/// The message inside mlua's rendering of an error: the innermost `caused by:`, without the
+/// `runtime error: ` prefix and without a traceback.
+pub fn clean_mlua_message(text: &str) -> String {
+    let mut msg = match text.rfind("caused by: ") {
+        Some(i) => &text[i + "caused by: ".len()..],
+        None => text,
+    };
+    if let Some(i) = msg.find("\nstack traceback:") {
+        msg = &msg[..i];
+    }
+    let msg = msg.trim();
+    msg.strip_prefix("runtime error: ").unwrap_or(msg).to_string()
+}

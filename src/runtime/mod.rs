@@ -4,7 +4,9 @@
 //! goroutine registry, error accounting); each Lua state carries a [`Ctx`] pointing back to it. There is
 //! no global mutable state: tests can run several runtimes side by side.
 
+pub mod alloc;
 pub mod args;
+pub mod goroutine;
 pub mod interrupt;
 pub mod output;
 pub mod report;
@@ -40,8 +42,25 @@ pub struct Shared {
     pub script_dir: PathBuf,
     /// Sources that are not files on disk (`-e`, stdin), by chunk name, for error snippets.
     pub sources: Mutex<HashMap<String, Arc<[u8]>>>,
-    /// Live goroutines' interrupt handles, by id.
-    pub goroutines: Mutex<HashMap<u64, InterruptRef>>,
+    /// Live goroutines and what each is doing.
+    pub registry: goroutine::Registry,
+    /// Notified whenever a goroutine finishes (with `goroutine_wait` as its mutex).
+    pub goroutine_done: parking_lot::Condvar,
+    pub goroutine_wait: Mutex<()>,
+    /// The goroutine whose `on_error` handler receives uncaught errors.
+    pub on_error_owner: Mutex<Option<u64>>,
+    /// Where goroutines were stopped by the timeout, for the report.
+    pub stopped: Mutex<Vec<String>>,
+    /// Set when the deadlock watcher ended the run.
+    pub deadlocked: AtomicBool,
+    /// Named channels, shared by every goroutine.
+    pub channels: Mutex<HashMap<String, Arc<dyn std::any::Any + Send + Sync>>>,
+    /// The shared key/value store.
+    pub store: Mutex<HashMap<String, (value::Value, Option<std::time::Instant>)>>,
+    /// Names of the globals a fresh state has (everything else is user-defined).
+    pub builtin_globals: std::sync::OnceLock<Arc<std::collections::HashSet<Vec<u8>>>>,
+    /// The previous `check_memory` sample, for its diffs.
+    pub memory_sample: Mutex<Option<[i64; 3]>>,
     next_goroutine: AtomicU64,
     /// Colour in error reports.
     pub color: bool,
@@ -59,7 +78,16 @@ impl Shared {
             cancel: Cancel::default(),
             script_dir,
             sources: Mutex::new(HashMap::new()),
-            goroutines: Mutex::new(HashMap::new()),
+            registry: goroutine::Registry::default(),
+            goroutine_done: parking_lot::Condvar::new(),
+            goroutine_wait: Mutex::new(()),
+            on_error_owner: Mutex::new(None),
+            stopped: Mutex::new(Vec::new()),
+            deadlocked: AtomicBool::new(false),
+            channels: Mutex::new(HashMap::new()),
+            store: Mutex::new(HashMap::new()),
+            builtin_globals: std::sync::OnceLock::new(),
+            memory_sample: Mutex::new(None),
             next_goroutine: AtomicU64::new(1),
             color: report::use_color(),
             failed: AtomicBool::new(false),
@@ -75,9 +103,10 @@ impl Shared {
     /// Cancels the run and interrupts every goroutine wherever it is.
     pub fn cancel(&self, reason: Reason) {
         if self.cancel.cancel(reason) {
-            for handle in self.goroutines.lock().values() {
-                handle.fire(reason);
+            for info in self.registry.live.lock().values() {
+                info.interrupt.fire(reason);
             }
+            self.goroutine_done.notify_all();
         }
     }
 }
@@ -88,6 +117,10 @@ pub struct Ctx {
     pub rt: Arc<Shared>,
     pub gid: u64,
     pub interrupt: InterruptRef,
+    /// This goroutine's registry entry.
+    pub info: Arc<goroutine::GoInfo>,
+    /// This goroutine's pending events (run at blocking points).
+    pub events: crossbeam_channel::Receiver<goroutine::Event>,
 }
 
 /// The [`Ctx`] of a state created by [`state::new_state`].

@@ -3,7 +3,7 @@
 
 use super::interrupt::{InterruptHandle, Reason};
 use super::report::{self, ErrorInfo};
-use super::{Ctx, Outcome, Program, Shared};
+use super::{args, goroutine, value, Ctx, Outcome, Program, Shared};
 use mlua::{Function, Lua, LuaOptions, MultiValue, StdLib, Thread, Value as LuaValue};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -16,39 +16,64 @@ pub struct GoState {
 }
 
 impl GoState {
-    /// A fresh state for goroutine `gid`: all of stock Lua's libraries, the coroutine wrappers that let
-    /// cancellation reach a running coroutine, and every builtin.
+    /// A fresh state for goroutine `gid` (used for main): registers it, then builds the state.
     pub fn new(rt: &Arc<Shared>, gid: u64) -> mlua::Result<GoState> {
+        let interrupt = Arc::new(InterruptHandle::default());
+        let mailbox = goroutine::register(rt, gid, "main".into(), 0, None, interrupt);
+        GoState::with_mailbox(rt, mailbox)
+    }
+
+    /// A fresh state for an already registered goroutine: all of stock Lua's libraries, the coroutine
+    /// wrappers that let cancellation reach a running coroutine, and every builtin.
+    pub fn with_mailbox(rt: &Arc<Shared>, mailbox: goroutine::Mailbox) -> mlua::Result<GoState> {
         // Safety: mlua calls loading `debug` (and C modules through `package`) unsafe; SPEC §1 gives
         // scripts every standard library of stock Lua, so we opt in here and only here.
         let lua = unsafe { Lua::unsafe_new_with(StdLib::ALL, LuaOptions::default()) };
-        let interrupt = Arc::new(InterruptHandle::default());
+        let interrupt = Arc::clone(&mailbox.info.interrupt);
         // Safety: the main thread lives as long as `lua`; `Drop` detaches before `lua` is closed.
         unsafe { interrupt.push(lua.current_thread().state()) };
-        let ctx = Ctx {
-            rt: Arc::clone(rt),
-            gid,
-            interrupt: Arc::clone(&interrupt),
-        };
+        let gid = mailbox.info.id;
+        let ctx = Ctx { rt: Arc::clone(rt), gid, interrupt: Arc::clone(&interrupt), info: mailbox.info, events: mailbox.events };
         lua.set_app_data(ctx.clone());
-        rt.goroutines.lock().insert(gid, Arc::clone(&interrupt));
         if let Some(reason) = rt.cancel.reason() {
             interrupt.fire(reason);
         }
         let state = GoState { lua, ctx };
-        track_coroutines(&state.lua, &interrupt)?;
-        crate::builtins::register_all(&state.lua)?;
-        if let Some(limit) = rt.config.memory_limit {
-            state.lua.set_memory_limit(limit)?;
-        }
+        let lua = &state.lua;
+        let stock = value::global_names(lua)?;
+        track_coroutines(lua, &interrupt)?;
+        let names = match rt.builtin_globals.get() {
+            Some(n) => Arc::clone(n),
+            None => {
+                // First state of the run: find out which globals the builtins add.
+                value::install(lua, Arc::new(std::collections::HashSet::new()))?;
+                crate::builtins::register_all(lua)?;
+                let all = Arc::new(value::global_names(lua)?);
+                let _ = rt.builtin_globals.set(Arc::clone(&all));
+                value::set_builtin_names(lua, all)?;
+                args::wrap_builtins(lua, &stock)?;
+                finish(&state, rt)?;
+                return Ok(state);
+            }
+        };
+        value::install(lua, names)?;
+        crate::builtins::register_all(lua)?;
+        args::wrap_builtins(lua, &stock)?;
+        finish(&state, rt)?;
         Ok(state)
     }
+}
+
+fn finish(state: &GoState, rt: &Shared) -> mlua::Result<()> {
+    if let Some(limit) = rt.config.memory_limit {
+        state.lua.set_memory_limit(limit)?;
+    }
+    Ok(())
 }
 
 impl Drop for GoState {
     fn drop(&mut self) {
         self.ctx.interrupt.detach();
-        self.ctx.rt.goroutines.lock().remove(&self.ctx.gid);
     }
 }
 
@@ -158,13 +183,34 @@ pub fn run_main(rt: &Arc<Shared>, program: Program) -> Outcome {
         .iter()
         .filter_map(|a| lua.create_string(a).ok().map(LuaValue::String))
         .collect();
-    if let Err(e) = main.call::<MultiValue>(args) {
-        if rt.cancel.reason().is_none() {
-            deliver_on_error(lua, 1, "main", &ErrorInfo::from_lua_error(&e));
+    let (stop_watch, watch_thread) = goroutine::start_deadlock_watch(rt);
+    match main.call::<MultiValue>(args) {
+        Ok(_) => {
+            goroutine::wait_for_others(lua, &state.ctx);
         }
-        report_main_error(rt, lua, &e);
+        Err(e) => {
+            if rt.cancel.reason().is_none() {
+                deliver_on_error(lua, 1, "main", &ErrorInfo::from_lua_error(&e));
+            }
+            report_main_error(rt, lua, &e);
+        }
+    }
+    drop(stop_watch);
+    let _ = watch_thread.join();
+    if rt.cancel.reason() == Some(Reason::Timeout) {
+        // Give interrupted goroutines a moment to record where they were stopped.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_millis(500);
+        while rt.registry.live.lock().len() > 1 && std::time::Instant::now() < deadline {
+            let mut guard = rt.goroutine_wait.lock();
+            rt.goroutine_done.wait_for(&mut guard, std::time::Duration::from_millis(20));
+        }
+        let stopped = rt.stopped.lock().clone();
+        if !stopped.is_empty() {
+            report::emit(&(stopped.join("\n") + "\n"));
+        }
     }
     drop(main);
+    goroutine::unregister(rt, state.ctx.gid);
     drop(state);
     outcome_of(rt)
 }

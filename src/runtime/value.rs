@@ -1,1 +1,837 @@
-//! (value enum — being written)
+//! The value enum: how a Lua value leaves one state and enters another (SPEC §3).
+//!
+//! [`Value::from_lua`] turns a value of one state into a `Send` [`Value`]; [`Value::to_lua`] builds it
+//! in a *different* state. Tables and Lua functions become a [`Graph`] of nodes so that shared
+//! references and cycles keep their shape; functions travel as bytecode plus their upvalues (shared
+//! upvalues stay shared, `_ENV` is rebound to the receiver's globals); builtin functions and library
+//! tables travel as a reference by name; runtime handles (channels, connections) by reference to the
+//! same object. Anything else is refused with a message naming where it was found.
+
+use mlua::chunk::ChunkMode;
+use mlua::{AnyUserData, Function, Lua, Table, Value as LuaValue};
+use std::any::Any;
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::sync::Arc;
+
+/// A value that can cross to another goroutine.
+#[derive(Clone)]
+pub enum Value {
+    Nil,
+    Bool(bool),
+    Int(i64),
+    Num(f64),
+    Str(Box<[u8]>),
+    /// `json_null`.
+    JsonNull,
+    /// A builtin function or library table, by its global path (`"string.format"`, `"math"`).
+    Builtin(Arc<str>),
+    /// A runtime-owned object shared by reference.
+    Handle(Handle),
+    /// Tables and Lua functions (node 0 is the value itself).
+    Graph(Arc<Graph>),
+    /// Inside a [`Graph`] only: a reference to another node.
+    Ref(u32),
+}
+
+impl fmt::Debug for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Nil => write!(f, "nil"),
+            Value::Bool(b) => write!(f, "{b}"),
+            Value::Int(i) => write!(f, "{i}"),
+            Value::Num(n) => write!(f, "{n:?}"),
+            Value::Str(s) => write!(f, "{:?}", String::from_utf8_lossy(s)),
+            Value::JsonNull => write!(f, "json_null"),
+            Value::Builtin(p) => write!(f, "builtin {p}"),
+            Value::Handle(h) => write!(f, "handle {}", h.0.kind()),
+            Value::Graph(g) => write!(f, "graph of {} nodes", g.nodes.len()),
+            Value::Ref(i) => write!(f, "ref {i}"),
+        }
+    }
+}
+
+/// Tables and functions reachable from one value, with references between them by index.
+pub struct Graph {
+    nodes: Vec<Node>,
+}
+
+enum Node {
+    Table { entries: Vec<(Value, Value)>, meta: Option<Value> },
+    Function { code: Box<[u8]>, upvalues: Vec<Upvalue> },
+}
+
+enum Upvalue {
+    Value(Value),
+    /// The function's `_ENV`: rebound to the receiving state's globals.
+    Env,
+    /// The same upvalue as upvalue `index` (1-based) of function node `node`.
+    Joined { node: u32, index: u32 },
+}
+
+/// A runtime object that crosses by reference (channel, connection, listener).
+pub trait SharedHandle: Send + Sync + 'static {
+    /// A short name for messages: `"channel"`, `"tcp connection"`.
+    fn kind(&self) -> &'static str;
+    /// Makes a userdata for this object in `lua`.
+    fn push(&self, lua: &Lua) -> mlua::Result<LuaValue>;
+    /// For handle families to recognise their own objects.
+    fn as_any(&self) -> &dyn Any;
+}
+
+/// A shared reference to a [`SharedHandle`].
+#[derive(Clone)]
+pub struct Handle(pub Arc<dyn SharedHandle>);
+
+/// Userdata types whose values are [`SharedHandle`]s. Each handle family lists its Lua type here
+/// through [`register_handle_type`] when it registers its builtins.
+type HandleProbe = fn(&AnyUserData) -> Option<Handle>;
+
+/// A value that could not be transferred, and where it was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransferError {
+    /// What it was: `coroutine`, `userdata`, `C function`.
+    pub what: String,
+    /// Where, innermost first: `upvalue 'co' of function at main.lua:12`.
+    pub path: String,
+}
+
+impl fmt::Display for TransferError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "cannot send {} to another goroutine ({})", self.what, self.path)
+    }
+}
+
+impl std::error::Error for TransferError {}
+
+impl From<TransferError> for mlua::Error {
+    fn from(e: TransferError) -> Self {
+        mlua::Error::runtime(e.to_string())
+    }
+}
+
+/// Per-state helpers captured when the state is created (so user code replacing `debug` cannot
+/// break transfers), plus the lazily built map of builtin pointers.
+pub struct TransferKit {
+    getupvalue: Function,
+    setupvalue: Function,
+    upvalueid: Function,
+    upvaluejoin: Function,
+    builtin_names: std::cell::RefCell<Arc<HashSet<Vec<u8>>>>,
+    builtins_by_ptr: std::cell::RefCell<Option<HashMap<usize, Arc<str>>>>,
+    probes: std::cell::RefCell<Vec<HandleProbe>>,
+}
+
+/// Installs the transfer helpers in a freshly created state. `builtin_names` are the globals every
+/// fresh state has (everything else is user-defined).
+pub fn install(lua: &Lua, builtin_names: Arc<HashSet<Vec<u8>>>) -> mlua::Result<()> {
+    let debug: Table = lua.globals().get("debug")?;
+    lua.set_app_data(TransferKit {
+        getupvalue: debug.get("getupvalue")?,
+        setupvalue: debug.get("setupvalue")?,
+        upvalueid: debug.get("upvalueid")?,
+        upvaluejoin: debug.get("upvaluejoin")?,
+        builtin_names: std::cell::RefCell::new(builtin_names),
+        builtins_by_ptr: std::cell::RefCell::new(None),
+        probes: std::cell::RefCell::new(Vec::new()),
+    });
+    Ok(())
+}
+
+/// Lets userdata of type `T` cross goroutines as a [`Handle`]. Call from a family's `register`.
+pub fn register_handle_type<T: mlua::UserData + SharedHandle + Clone>(lua: &Lua) {
+    fn probe<T: mlua::UserData + SharedHandle + Clone>(ud: &AnyUserData) -> Option<Handle> {
+        ud.borrow::<T>().ok().map(|t| Handle(Arc::new(t.clone())))
+    }
+    if let Some(kit) = lua.app_data_ref::<TransferKit>() {
+        kit.probes.borrow_mut().push(probe::<T>);
+    }
+}
+
+/// Sets which globals count as builtins (the first state of a run learns them after registering).
+pub fn set_builtin_names(lua: &Lua, names: Arc<HashSet<Vec<u8>>>) -> mlua::Result<()> {
+    *kit(lua)?.builtin_names.borrow_mut() = names;
+    Ok(())
+}
+
+/// The names of the globals of a state that has just been set up.
+pub fn global_names(lua: &Lua) -> mlua::Result<HashSet<Vec<u8>>> {
+    let mut names = HashSet::new();
+    for pair in lua.globals().pairs::<LuaValue, LuaValue>() {
+        if let (LuaValue::String(k), _) = pair? {
+            names.insert(k.as_bytes().to_vec());
+        }
+    }
+    Ok(names)
+}
+
+fn kit(lua: &Lua) -> mlua::Result<mlua::AppDataRef<'_, TransferKit>> {
+    lua.app_data_ref::<TransferKit>()
+        .ok_or_else(|| mlua::Error::runtime("value transfer is not set up in this Lua state"))
+}
+
+impl Value {
+    /// Converts `v` (a value of `lua`) into a transferable value. `root` describes where the value
+    /// comes from for error messages (`argument #1 to 'go'`).
+    pub fn from_lua(lua: &Lua, v: &LuaValue, root: &str) -> Result<Value, mlua::Error> {
+        match v {
+            LuaValue::Nil => Ok(Value::Nil),
+            LuaValue::Boolean(b) => Ok(Value::Bool(*b)),
+            LuaValue::Integer(i) => Ok(Value::Int(*i)),
+            LuaValue::Number(n) => Ok(Value::Num(*n)),
+            LuaValue::String(s) => Ok(Value::Str(s.as_bytes().to_vec().into_boxed_slice())),
+            _ => {
+                let kit = kit(lua)?;
+                let mut enc = Encoder::new(lua, &kit);
+                enc.path.push(root.to_string());
+                let top = enc.encode(v)?;
+                Ok(enc.finish(top))
+            }
+        }
+    }
+
+    /// Builds this value in `lua` (any state with transfer helpers installed).
+    pub fn to_lua(&self, lua: &Lua) -> mlua::Result<LuaValue> {
+        match self {
+            Value::Nil => Ok(LuaValue::Nil),
+            Value::Bool(b) => Ok(LuaValue::Boolean(*b)),
+            Value::Int(i) => Ok(LuaValue::Integer(*i)),
+            Value::Num(n) => Ok(LuaValue::Number(*n)),
+            Value::Str(s) => Ok(LuaValue::String(lua.create_string(s)?)),
+            Value::JsonNull => Ok(LuaValue::NULL),
+            Value::Builtin(path) => resolve_builtin(lua, path),
+            Value::Handle(h) => h.0.push(lua),
+            Value::Graph(g) => decode_graph(lua, g),
+            Value::Ref(_) => Err(mlua::Error::runtime("internal error: dangling value reference")),
+        }
+    }
+
+    /// A rough count of the bytes this value holds (for memory accounting and benchmarks).
+    pub fn approx_size(&self) -> usize {
+        match self {
+            Value::Str(s) => s.len() + 16,
+            Value::Graph(g) => g
+                .nodes
+                .iter()
+                .map(|n| match n {
+                    Node::Table { entries, .. } => {
+                        entries.iter().map(|(k, v)| k.approx_size() + v.approx_size()).sum::<usize>() + 32
+                    }
+                    Node::Function { code, upvalues } => code.len() + upvalues.len() * 24,
+                })
+                .sum(),
+            _ => 16,
+        }
+    }
+}
+
+struct Encoder<'a> {
+    lua: &'a Lua,
+    kit: &'a TransferKit,
+    nodes: Vec<Option<Node>>,
+    /// Lua object pointer → node index.
+    seen: HashMap<usize, u32>,
+    /// Upvalue identity → (function node, upvalue index).
+    upvalue_ids: HashMap<usize, (u32, u32)>,
+    /// Where we are, outermost first; rendered innermost first in errors.
+    path: Vec<String>,
+    depth: usize,
+}
+
+/// Deeper than this, a value is refused rather than risking the thread's stack.
+const MAX_DEPTH: usize = 200;
+
+/// Undo information for [`Encoder::try_encode`].
+struct Checkpoint {
+    nodes: usize,
+    depth: usize,
+    path: usize,
+    seen: Vec<usize>,
+    upvalues: Vec<usize>,
+}
+
+impl<'a> Encoder<'a> {
+    fn new(lua: &'a Lua, kit: &'a TransferKit) -> Self {
+        Encoder {
+            lua,
+            kit,
+            nodes: Vec::new(),
+            seen: HashMap::new(),
+            upvalue_ids: HashMap::new(),
+            path: Vec::new(),
+            depth: 0,
+        }
+    }
+
+    fn fail(&self, what: &str) -> mlua::Error {
+        let path = self.path.iter().rev().cloned().collect::<Vec<_>>().join(" of ");
+        TransferError { what: what.to_string(), path }.into()
+    }
+
+    fn finish(self, top: Value) -> Value {
+        match top {
+            Value::Ref(0) if !self.nodes.is_empty() => Value::Graph(Arc::new(Graph {
+                // Every reserved node is filled by the time encoding succeeds.
+                nodes: self.nodes.into_iter().flatten().collect(),
+            })),
+            other => other,
+        }
+    }
+
+    fn encode(&mut self, v: &LuaValue) -> mlua::Result<Value> {
+        match v {
+            LuaValue::Nil => Ok(Value::Nil),
+            LuaValue::Boolean(b) => Ok(Value::Bool(*b)),
+            LuaValue::Integer(i) => Ok(Value::Int(*i)),
+            LuaValue::Number(n) => Ok(Value::Num(*n)),
+            LuaValue::String(s) => Ok(Value::Str(s.as_bytes().to_vec().into_boxed_slice())),
+            LuaValue::LightUserData(p) if p.0.is_null() => Ok(Value::JsonNull),
+            LuaValue::Table(t) => {
+                if let Some(path) = self.builtin_path(t.to_pointer() as usize)? {
+                    return Ok(Value::Builtin(path));
+                }
+                self.encode_table(t)
+            }
+            LuaValue::Function(f) => self.encode_function(f),
+            LuaValue::UserData(ud) => {
+                for probe in self.kit.probes.borrow().iter() {
+                    if let Some(h) = probe(ud) {
+                        return Ok(Value::Handle(h));
+                    }
+                }
+                Err(self.fail("a userdata value"))
+            }
+            LuaValue::Thread(_) => Err(self.fail("a coroutine")),
+            LuaValue::LightUserData(_) => Err(self.fail("a light userdata")),
+            LuaValue::Error(_) => Err(self.fail("an error object")),
+            _ => Err(self.fail("a value of an unsupported type")),
+        }
+    }
+
+    fn reserve(&mut self, ptr: usize) -> u32 {
+        let idx = self.nodes.len() as u32;
+        self.nodes.push(None);
+        self.seen.insert(ptr, idx);
+        idx
+    }
+
+    fn enter(&mut self) -> mlua::Result<()> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(self.fail(&format!("a value nested deeper than {MAX_DEPTH} levels")));
+        }
+        Ok(())
+    }
+
+    fn encode_table(&mut self, t: &Table) -> mlua::Result<Value> {
+        let ptr = t.to_pointer() as usize;
+        if let Some(&idx) = self.seen.get(&ptr) {
+            return Ok(Value::Ref(idx));
+        }
+        self.enter()?;
+        let idx = self.reserve(ptr);
+        let mut entries = Vec::with_capacity(t.raw_len());
+        for pair in t.pairs::<LuaValue, LuaValue>() {
+            let (k, v) = pair?;
+            self.path.push(describe_key(&k));
+            let key = self.encode(&k)?;
+            let val = self.encode(&v)?;
+            self.path.pop();
+            entries.push((key, val));
+        }
+        // A metatable crosses only when it can (SPEC §3); one that cannot is left behind silently.
+        let meta = match t.metatable() {
+            Some(mt) => {
+                self.path.push("metatable".into());
+                let m = self.try_encode(&LuaValue::Table(mt));
+                self.path.pop();
+                m
+            }
+            None => None,
+        };
+        self.nodes[idx as usize] = Some(Node::Table { entries, meta });
+        self.depth -= 1;
+        Ok(Value::Ref(idx))
+    }
+
+    /// Encodes `v`, or undoes everything it added and returns `None` if it cannot cross.
+    fn try_encode(&mut self, v: &LuaValue) -> Option<Value> {
+        let cp = self.checkpoint();
+        match self.encode(v) {
+            Ok(val) => Some(val),
+            Err(_) => {
+                self.rollback(cp);
+                None
+            }
+        }
+    }
+
+    fn checkpoint(&self) -> Checkpoint {
+        Checkpoint {
+            nodes: self.nodes.len(),
+            depth: self.depth,
+            path: self.path.len(),
+            seen: self.seen.keys().copied().collect(),
+            upvalues: self.upvalue_ids.keys().copied().collect(),
+        }
+    }
+
+    fn rollback(&mut self, cp: Checkpoint) {
+        self.nodes.truncate(cp.nodes);
+        let keep: HashSet<usize> = cp.seen.into_iter().collect();
+        self.seen.retain(|k, _| keep.contains(k));
+        let keep: HashSet<usize> = cp.upvalues.into_iter().collect();
+        self.upvalue_ids.retain(|k, _| keep.contains(k));
+        self.depth = cp.depth;
+        self.path.truncate(cp.path);
+    }
+
+    fn encode_function(&mut self, f: &Function) -> mlua::Result<Value> {
+        let ptr = f.to_pointer() as usize;
+        if let Some(&idx) = self.seen.get(&ptr) {
+            return Ok(Value::Ref(idx));
+        }
+        let info = f.info();
+        if info.what == "C" {
+            return match self.builtin_path(ptr)? {
+                Some(path) => Ok(Value::Builtin(path)),
+                None => Err(self.fail("a C function that is not a builtin")),
+            };
+        }
+        self.enter()?;
+        let desc = format!(
+            "function at {}:{}",
+            info.short_src.as_deref().unwrap_or("?"),
+            info.line_defined.unwrap_or(0)
+        );
+        let idx = self.reserve(ptr);
+        let code = f.dump(false).into_boxed_slice();
+        let mut upvalues = Vec::new();
+        let globals_ptr = self.lua.globals().to_pointer() as usize;
+        for i in 1u32.. {
+            let (name, value): (Option<mlua::LuaString>, LuaValue) = self.kit.getupvalue.call((f, i))?;
+            let Some(name) = name else { break };
+            let name = name.to_string_lossy();
+            if name == "_ENV" && matches!(&value, LuaValue::Table(t) if t.to_pointer() as usize == globals_ptr) {
+                upvalues.push(Upvalue::Env);
+                continue;
+            }
+            let id = match self.kit.upvalueid.call::<LuaValue>((f, i))? {
+                LuaValue::LightUserData(p) => p.0 as usize,
+                _ => 0,
+            };
+            if let Some(&(node, index)) = self.upvalue_ids.get(&id) {
+                upvalues.push(Upvalue::Joined { node, index });
+                continue;
+            }
+            self.upvalue_ids.insert(id, (idx, i));
+            self.path.push(format!("upvalue '{name}' of {desc}"));
+            let v = self.encode(&value)?;
+            self.path.pop();
+            upvalues.push(Upvalue::Value(v));
+        }
+        self.nodes[idx as usize] = Some(Node::Function { code, upvalues });
+        self.depth -= 1;
+        Ok(Value::Ref(idx))
+    }
+
+    /// The global path of a builtin function or library table, if `ptr` is one.
+    fn builtin_path(&self, ptr: usize) -> mlua::Result<Option<Arc<str>>> {
+        let mut cache = self.kit.builtins_by_ptr.borrow_mut();
+        if cache.is_none() {
+            *cache = Some(build_builtin_map(self.lua, &self.kit.builtin_names.borrow())?);
+        }
+        Ok(cache.as_ref().and_then(|m| m.get(&ptr).cloned()))
+    }
+}
+
+/// Maps the pointers of every builtin global function, library table and library function to
+/// their path (`print`, `string`, `string.format`).
+fn build_builtin_map(lua: &Lua, names: &HashSet<Vec<u8>>) -> mlua::Result<HashMap<usize, Arc<str>>> {
+    let mut map = HashMap::new();
+    let globals = lua.globals();
+    map.insert(globals.to_pointer() as usize, Arc::from("_G"));
+    for name in names {
+        let key = lua.create_string(name)?;
+        let name = String::from_utf8_lossy(name).into_owned();
+        match globals.raw_get::<LuaValue>(key)? {
+            LuaValue::Function(f) if f.info().what == "C" => {
+                map.insert(f.to_pointer() as usize, Arc::from(name.as_str()));
+            }
+            LuaValue::Table(t) if name != "_G" && name != "arg" => {
+                map.insert(t.to_pointer() as usize, Arc::from(name.as_str()));
+                for pair in t.pairs::<LuaValue, LuaValue>() {
+                    if let (LuaValue::String(k), LuaValue::Function(f)) = pair? {
+                        if f.info().what == "C" {
+                            let path = format!("{name}.{}", k.to_string_lossy());
+                            map.entry(f.to_pointer() as usize).or_insert_with(|| Arc::from(path.as_str()));
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(map)
+}
+
+fn resolve_builtin(lua: &Lua, path: &str) -> mlua::Result<LuaValue> {
+    let mut cur = LuaValue::Table(lua.globals());
+    if path == "_G" {
+        return Ok(cur);
+    }
+    for part in path.split('.') {
+        cur = match cur {
+            LuaValue::Table(t) => t.raw_get(part)?,
+            _ => LuaValue::Nil,
+        };
+    }
+    match cur {
+        LuaValue::Nil => Err(mlua::Error::runtime(format!("builtin '{path}' does not exist in this goroutine"))),
+        v => Ok(v),
+    }
+}
+
+fn describe_key(k: &LuaValue) -> String {
+    match k {
+        LuaValue::String(s) => format!("field '{}'", s.to_string_lossy()),
+        LuaValue::Integer(i) => format!("[{i}]"),
+        LuaValue::Number(n) => format!("[{n}]"),
+        LuaValue::Boolean(b) => format!("[{b}]"),
+        _ => "a table key".into(),
+    }
+}
+
+fn decode_graph(lua: &Lua, g: &Graph) -> mlua::Result<LuaValue> {
+    let kit = kit(lua)?;
+    // Pass 1: create every object, so references can point at them whatever the order.
+    let mut objs = Vec::with_capacity(g.nodes.len());
+    for node in &g.nodes {
+        objs.push(match node {
+            Node::Table { entries, .. } => LuaValue::Table(lua.create_table_with_capacity(0, entries.len())?),
+            Node::Function { code, .. } => {
+                LuaValue::Function(lua.load(&code[..]).set_mode(ChunkMode::Binary).into_function()?)
+            }
+        });
+    }
+    let value = |v: &Value| -> mlua::Result<LuaValue> {
+        match v {
+            Value::Ref(i) => objs
+                .get(*i as usize)
+                .cloned()
+                .ok_or_else(|| mlua::Error::runtime("internal error: bad value reference")),
+            other => other.to_lua(lua),
+        }
+    };
+    // Pass 2: fill tables, set upvalues and metatables.
+    for (node, obj) in g.nodes.iter().zip(&objs) {
+        match (node, obj) {
+            (Node::Table { entries, meta }, LuaValue::Table(t)) => {
+                for (k, v) in entries {
+                    t.raw_set(value(k)?, value(v)?)?;
+                }
+                if let Some(m) = meta {
+                    if let LuaValue::Table(mt) = value(m)? {
+                        t.set_metatable(Some(mt))?;
+                    }
+                }
+            }
+            (Node::Function { upvalues, .. }, LuaValue::Function(f)) => {
+                for (i, up) in upvalues.iter().enumerate() {
+                    let n = i as u32 + 1;
+                    match up {
+                        Upvalue::Env => kit.setupvalue.call::<()>((f, n, lua.globals()))?,
+                        Upvalue::Value(v) => kit.setupvalue.call::<()>((f, n, value(v)?))?,
+                        Upvalue::Joined { node, index } => {
+                            let other = value(&Value::Ref(*node))?;
+                            kit.upvaluejoin.call::<()>((f, n, other, *index))?
+                        }
+                    }
+                }
+            }
+            _ => return Err(mlua::Error::runtime("internal error: value graph mismatch")),
+        }
+    }
+    Ok(objs.into_iter().next().unwrap_or(LuaValue::Nil))
+}
+
+/// The user-defined globals of a state, each converted on its own so one that cannot cross is left
+/// behind without stopping the others (SPEC §3).
+pub struct GlobalsSnapshot {
+    entries: Vec<(Box<[u8]>, Result<Value, String>)>,
+}
+
+impl GlobalsSnapshot {
+    /// Copies every global that a fresh state does not have.
+    pub fn take(lua: &Lua) -> mlua::Result<GlobalsSnapshot> {
+        let kit = kit(lua)?;
+        let mut entries = Vec::new();
+        for pair in lua.globals().pairs::<LuaValue, LuaValue>() {
+            let (k, v) = pair?;
+            let LuaValue::String(name) = k else { continue };
+            let name_bytes = name.as_bytes().to_vec();
+            if kit.builtin_names.borrow().contains(&name_bytes) {
+                continue;
+            }
+            let root = format!("global '{}'", String::from_utf8_lossy(&name_bytes));
+            let converted = match &v {
+                LuaValue::Table(_) | LuaValue::Function(_) | LuaValue::UserData(_) | LuaValue::Thread(_) => {
+                    let mut enc = Encoder::new(lua, &kit);
+                    enc.path.push(root);
+                    enc.encode(&v).map(|top| enc.finish(top)).map_err(|e| e.to_string())
+                }
+                _ => Value::from_lua(lua, &v, &root).map_err(|e| e.to_string()),
+            };
+            entries.push((name_bytes.into_boxed_slice(), converted));
+        }
+        Ok(GlobalsSnapshot { entries })
+    }
+
+    /// Installs the copies as globals of `lua`. Globals that stayed behind raise an error naming
+    /// them and why when the goroutine touches them.
+    pub fn install(&self, lua: &Lua) -> mlua::Result<()> {
+        let globals = lua.globals();
+        let behind = lua.create_table()?;
+        let mut any_behind = false;
+        for (name, v) in &self.entries {
+            let key = lua.create_string(name)?;
+            match v {
+                Ok(v) => globals.raw_set(key, v.to_lua(lua)?)?,
+                Err(why) => {
+                    behind.raw_set(key, why.as_str())?;
+                    any_behind = true;
+                }
+            }
+        }
+        if any_behind {
+            let guard: Function = lua
+                .load(
+                    r#"local behind = ...
+                    return function(_, name)
+                        local why = behind[name]
+                        if why then
+                            error("global '" .. tostring(name) .. "' stayed in the goroutine that started this one: " .. why, 2)
+                        end
+                    end"#,
+                )
+                .set_name("=go")
+                .call(behind)?;
+            let mt = lua.create_table()?;
+            mt.raw_set("__index", guard)?;
+            globals.set_metatable(Some(mt))?;
+        }
+        Ok(())
+    }
+
+    /// How many globals were copied.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether no global was copied.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mlua::StdLib;
+
+    /// A state like the runtime's, with transfer helpers installed.
+    fn state() -> Lua {
+        let lua = unsafe { Lua::unsafe_new_with(StdLib::ALL, mlua::LuaOptions::default()) };
+        let names = global_names(&lua).unwrap();
+        install(&lua, Arc::new(names)).unwrap();
+        lua
+    }
+
+    /// Evaluates `code` in a fresh state, moves its value to another fresh state and returns both.
+    fn moved(code: &str) -> (Lua, LuaValue) {
+        let a = state();
+        let v: LuaValue = a.load(code).eval().unwrap();
+        let val = Value::from_lua(&a, &v, "test value").unwrap();
+        let b = state();
+        let out = val.to_lua(&b).unwrap();
+        (b, out)
+    }
+
+    fn check(lua: &Lua, v: LuaValue, test: &str) -> LuaValue {
+        let f: Function = lua.load(test).eval().unwrap();
+        f.call(v).unwrap()
+    }
+
+    #[test]
+    fn scalars_keep_their_types() {
+        let (b, v) = moved("return {1, 2.0, 'x\\0y', true, false, math.maxinteger, -0.0, 1/0}");
+        let r = check(
+            &b,
+            v,
+            "return function(t) return math.type(t[1]) == 'integer' and math.type(t[2]) == 'float'
+             and t[3] == 'x\\0y' and t[4] == true and t[5] == false and t[6] == math.maxinteger
+             and 1/t[7] == -1/0 and t[8] == 1/0 end",
+        );
+        assert_eq!(r, LuaValue::Boolean(true));
+    }
+
+    #[test]
+    fn closure_with_upvalues_runs_in_the_other_state() {
+        let (b, v) = moved("local a, b, c = 10, 'x', {n = 5}; return function(k) return a + c.n + k, b end");
+        let f = v.as_function().unwrap();
+        let (n, s): (i64, String) = f.call(1).unwrap();
+        assert_eq!((n, s.as_str()), (16, "x"));
+        drop(b);
+    }
+
+    #[test]
+    fn env_is_rebound_to_the_receivers_globals() {
+        let (b, v) = moved("return function() return marker end");
+        b.globals().set("marker", "receiver's").unwrap();
+        let s: String = v.as_function().unwrap().call(()).unwrap();
+        assert_eq!(s, "receiver's");
+    }
+
+    #[test]
+    fn cycles_and_shared_references_keep_their_shape() {
+        let (b, v) = moved("local t = {name = 't'}; t.self = t; local s = {}; t.a = s; t.b = s; return t");
+        let r = check(&b, v, "return function(t) return t.self == t and t.a == t.b and t.a ~= nil end");
+        assert_eq!(r, LuaValue::Boolean(true));
+    }
+
+    #[test]
+    fn nested_tables_and_module_of_functions() {
+        let (b, v) = moved(
+            "local M = {} local count = 0
+             function M.add(a, b) count = count + 1 return a + b end
+             function M.twice(x) return M.add(x, x) end
+             function M.count() return count end
+             M.data = {deep = {deeper = {1, 2, {3}}}}
+             return M",
+        );
+        let r = check(
+            &b,
+            v,
+            "return function(M) return M.twice(21) == 42 and M.count() == 1 and M.data.deep.deeper[3][1] == 3 end",
+        );
+        assert_eq!(r, LuaValue::Boolean(true));
+    }
+
+    #[test]
+    fn shared_upvalues_stay_shared() {
+        let (b, v) = moved(
+            "local n = 0
+             local function inc() n = n + 1 end
+             local function get() return n end
+             return {inc = inc, get = get}",
+        );
+        let r = check(&b, v, "return function(t) t.inc() t.inc() return t.get() end");
+        assert_eq!(r, LuaValue::Integer(2));
+    }
+
+    #[test]
+    fn builtins_cross_by_reference() {
+        let (b, v) = moved("local fmt, s = string.format, string; return {fmt, s, print, math.floor}");
+        let r = check(
+            &b,
+            v,
+            "return function(t) return t[1] == string.format and t[2] == string and t[3] == print and t[4] == math.floor end",
+        );
+        assert_eq!(r, LuaValue::Boolean(true));
+    }
+
+    #[test]
+    fn json_null_crosses_as_itself() {
+        let a = state();
+        let val = Value::from_lua(&a, &LuaValue::NULL, "x").unwrap();
+        assert!(matches!(val, Value::JsonNull));
+        assert_eq!(val.to_lua(&state()).unwrap(), LuaValue::NULL);
+    }
+
+    #[test]
+    fn coroutine_upvalue_is_refused_with_its_path() {
+        let a = state();
+        let v: LuaValue = a
+            .load("local co = coroutine.create(print)\nreturn function() return co end")
+            .set_name("@main.lua")
+            .eval()
+            .unwrap();
+        let err = Value::from_lua(&a, &v, "argument #1 to 'go'").unwrap_err().to_string();
+        assert!(
+            err.contains("cannot send a coroutine to another goroutine (upvalue 'co' of function at main.lua:2 of argument #1 to 'go')"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn nested_bad_value_names_its_field() {
+        let a = state();
+        let v: LuaValue = a.load("return {cfg = {co = coroutine.create(print)}}").eval().unwrap();
+        let err = Value::from_lua(&a, &v, "value sent").unwrap_err().to_string();
+        assert!(err.contains("(field 'co' of field 'cfg' of value sent)"), "{err}");
+    }
+
+    #[test]
+    fn untransferable_metatable_is_left_behind() {
+        let (b, v) = moved("return setmetatable({x = 1}, {co = coroutine.create(print)})");
+        let r = check(&b, v, "return function(t) return t.x == 1 and getmetatable(t) == nil end");
+        assert_eq!(r, LuaValue::Boolean(true));
+    }
+
+    #[test]
+    fn transferable_metatable_is_copied() {
+        let (b, v) = moved("return setmetatable({}, {__index = function(_, k) return k .. '!' end})");
+        let r = check(&b, v, "return function(t) return t.hi end");
+        assert_eq!(r, LuaValue::String(b.create_string("hi!").unwrap()));
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        let a = state();
+        let v: LuaValue = a.load("local t = {} for i = 1, 10000 do t = {t} end return t").eval().unwrap();
+        let err = Value::from_lua(&a, &v, "x").unwrap_err().to_string();
+        assert!(err.contains("nested deeper than"), "{err}");
+    }
+
+    #[test]
+    fn globals_snapshot_copies_user_globals_and_leaves_bad_ones_behind() {
+        let a = state();
+        a.load(
+            "counter = 41 function bump() counter = counter + 1 return counter end
+             config = {name = 'x'} co = coroutine.create(print)",
+        )
+        .exec()
+        .unwrap();
+        let snap = GlobalsSnapshot::take(&a).unwrap();
+        assert_eq!(snap.len(), 4);
+        let b = state();
+        snap.install(&b).unwrap();
+        let n: i64 = b.load("return bump()").eval().unwrap();
+        assert_eq!(n, 42);
+        let name: String = b.load("return config.name").eval().unwrap();
+        assert_eq!(name, "x");
+        let err = b.load("return co").eval::<LuaValue>().unwrap_err().to_string();
+        assert!(err.contains("global 'co' stayed in the goroutine that started this one"), "{err}");
+        // The original is unchanged: copies never flow back.
+        let n: i64 = a.load("return counter").eval().unwrap();
+        assert_eq!(n, 41);
+    }
+
+    #[test]
+    fn values_are_send() {
+        fn is_send<T: Send + Sync>() {}
+        is_send::<Value>();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let a = state();
+        let v: LuaValue = a.load("return {1, {2}, function(x) return x * 2 end}").eval().unwrap();
+        tx.send(Value::from_lua(&a, &v, "x").unwrap()).unwrap();
+        let handle = std::thread::spawn(move || {
+            let val = rx.recv().unwrap();
+            let b = state();
+            let t = val.to_lua(&b).unwrap();
+            let f: Function = b.load("return function(t) return t[3](t[2][1]) end").eval().unwrap();
+            f.call::<i64>(t).unwrap()
+        });
+        assert_eq!(handle.join().unwrap(), 4);
+    }
+}

@@ -1,0 +1,439 @@
+//! Channels (SPEC §5): `chan`, `send`, `receive`, `try_receive`, `close`, `select`, and channel
+//! objects with methods. Built on crossbeam channels; every blocking operation goes through
+//! `goroutine::block_on`, so the timeout, shutdown and this goroutine's events reach it.
+
+use crate::runtime::args::{arg_error, bad_argument, check_number};
+use crate::runtime::goroutine::{self, Blocked, ChannelState, WaitOn};
+use crate::runtime::value::{self, SharedHandle, Value};
+use crate::runtime::{ctx, Ctx};
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+use mlua::{Lua, MetaMethod, MultiValue, UserData, UserDataMethods, Value as LuaValue};
+use parking_lot::RwLock;
+use std::any::Any;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// One channel. Closing drops the channel's own sender, so receivers drain what is buffered and then
+/// see the end; senders blocked at that moment are woken through `closed_signal`.
+pub struct Channel {
+    pub name: Option<String>,
+    pub cap: usize,
+    tx: RwLock<Option<Sender<Value>>>,
+    rx: Receiver<Value>,
+    closed: AtomicBool,
+    close_trigger: parking_lot::Mutex<Option<Sender<()>>>,
+    closed_signal: Receiver<()>,
+}
+
+impl Channel {
+    pub fn new(name: Option<String>, cap: usize) -> Arc<Channel> {
+        let (tx, rx) = crossbeam_channel::bounded(cap);
+        let (ct, cs) = crossbeam_channel::bounded(0);
+        Arc::new(Channel {
+            name,
+            cap,
+            tx: RwLock::new(Some(tx)),
+            rx,
+            closed: AtomicBool::new(false),
+            close_trigger: parking_lot::Mutex::new(Some(ct)),
+            closed_signal: cs,
+        })
+    }
+
+    fn label(&self) -> String {
+        match &self.name {
+            Some(n) => format!("\"{n}\""),
+            None => "channel".into(),
+        }
+    }
+
+    fn close(&self) -> bool {
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return false;
+        }
+        self.tx.write().take();
+        self.close_trigger.lock().take();
+        true
+    }
+}
+
+impl ChannelState for Channel {
+    fn id(&self) -> usize {
+        self as *const Channel as usize
+    }
+    fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+    fn is_empty(&self) -> bool {
+        self.rx.is_empty()
+    }
+    fn is_full(&self) -> bool {
+        self.cap == 0 || self.rx.len() >= self.cap
+    }
+}
+
+/// A channel as a Lua value; crosses goroutines by reference.
+#[derive(Clone)]
+pub struct ChanRef(pub Arc<Channel>);
+
+impl SharedHandle for ChanRef {
+    fn kind(&self) -> &'static str {
+        "channel"
+    }
+    fn push(&self, lua: &Lua) -> mlua::Result<LuaValue> {
+        Ok(LuaValue::UserData(lua.create_userdata(self.clone())?))
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+impl UserData for ChanRef {
+    fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
+        m.add_method("send", |lua, this, (v, timeout): (LuaValue, Option<f64>)| {
+            send_value(lua, &this.0, &v, timeout)
+        });
+        m.add_method("receive", |lua, this, timeout: Option<f64>| receive_value(lua, &this.0, timeout));
+        m.add_method("try_receive", |lua, this, ()| try_receive_value(lua, &this.0));
+        m.add_method("close", |_, this, ()| close_channel(&this.0));
+        m.add_method("cap", |_, this, ()| Ok(this.0.cap));
+        m.add_method("len", |_, this, ()| Ok(this.0.rx.len()));
+        m.add_method("name", |_, this, ()| Ok(this.0.name.clone()));
+        m.add_method("is_closed", |_, this, ()| Ok(this.0.is_closed()));
+        m.add_meta_method(MetaMethod::Len, |_, this, ()| Ok(this.0.rx.len()));
+        m.add_meta_method(MetaMethod::Eq, |_, this, other: mlua::AnyUserData| {
+            Ok(other.borrow::<ChanRef>().map(|o| Arc::ptr_eq(&o.0, &this.0)).unwrap_or(false))
+        });
+        m.add_meta_method(MetaMethod::ToString, |_, this, ()| {
+            Ok(match &this.0.name {
+                Some(n) => format!("channel '{n}' (capacity {})", this.0.cap),
+                None => format!("channel: {:p} (capacity {})", Arc::as_ptr(&this.0), this.0.cap),
+            })
+        });
+    }
+}
+
+/// Installs the channel builtins (and keeps Lua's own `select` reachable through ours).
+pub fn register(lua: &Lua) -> mlua::Result<()> {
+    value::register_handle_type::<ChanRef>(lua);
+    let g = lua.globals();
+    g.set("chan", lua.create_function(make_chan)?)?;
+    g.set(
+        "send",
+        lua.create_function(|lua, args: MultiValue| {
+            let ch = channel_arg(lua, &args, 1, "send")?;
+            let timeout = opt_timeout(&args, 3, "send")?;
+            send_value(lua, &ch, args.get(1).unwrap_or(&LuaValue::Nil), timeout)
+        })?,
+    )?;
+    g.set(
+        "receive",
+        lua.create_function(|lua, args: MultiValue| {
+            let ch = channel_arg(lua, &args, 1, "receive")?;
+            let timeout = opt_timeout(&args, 2, "receive")?;
+            receive_value(lua, &ch, timeout)
+        })?,
+    )?;
+    g.set(
+        "try_receive",
+        lua.create_function(|lua, args: MultiValue| {
+            let ch = channel_arg(lua, &args, 1, "try_receive")?;
+            try_receive_value(lua, &ch)
+        })?,
+    )?;
+    g.set(
+        "close",
+        lua.create_function(|lua, args: MultiValue| {
+            let ch = channel_arg(lua, &args, 1, "close")?;
+            close_channel(&ch)
+        })?,
+    )?;
+    let lua_select: mlua::Function = g.get("select")?;
+    g.set(
+        "select",
+        lua.create_function(move |lua, args: MultiValue| match args.front() {
+            Some(LuaValue::Integer(_) | LuaValue::Number(_)) => lua_select.call::<MultiValue>(args),
+            Some(LuaValue::String(s)) if s.as_bytes().as_ref() == b"#" => lua_select.call::<MultiValue>(args),
+            _ => select_channels(lua, args),
+        })?,
+    )?;
+    Ok(())
+}
+
+fn make_chan(lua: &Lua, args: MultiValue) -> mlua::Result<LuaValue> {
+    let (name, size) = match (args.front(), args.get(1)) {
+        (None | Some(LuaValue::Nil), _) => (None, 0),
+        (Some(LuaValue::Integer(_) | LuaValue::Number(_)), _) => (None, size_arg(&args, 1)?),
+        (Some(LuaValue::String(s)), _) => (Some(s.to_str()?.to_string()), size_arg(&args, 2)?),
+        (Some(other), _) => return Err(bad_argument(1, "chan", "string or number", other)),
+    };
+    let ch = match name {
+        None => Channel::new(None, size),
+        Some(name) => {
+            let rt = ctx(lua).rt;
+            let mut reg = rt.channels.lock();
+            match reg.get(&name).and_then(|c| Arc::clone(c).downcast::<Channel>().ok()) {
+                Some(existing) if existing.cap == size || args.len() < 2 => existing,
+                Some(existing) => {
+                    return Err(mlua::Error::runtime(format!(
+                        "chan: channel '{name}' already exists with capacity {}, not {size}",
+                        existing.cap
+                    )))
+                }
+                None => {
+                    let ch = Channel::new(Some(name.clone()), size);
+                    reg.insert(name, ch.clone());
+                    ch
+                }
+            }
+        }
+    };
+    ChanRef(ch).push(lua)
+}
+
+fn size_arg(args: &MultiValue, pos: usize) -> mlua::Result<usize> {
+    match args.get(pos - 1) {
+        None | Some(LuaValue::Nil) => Ok(0),
+        Some(_) => {
+            let n = check_number(args, pos, "chan")?;
+            if n < 0.0 || n.fract() != 0.0 || n > 1e9 {
+                return Err(arg_error(pos, "chan", "size must be a whole number from 0 up"));
+            }
+            Ok(n as usize)
+        }
+    }
+}
+
+fn opt_timeout(args: &MultiValue, pos: usize, func: &str) -> mlua::Result<Option<f64>> {
+    match args.get(pos - 1) {
+        None | Some(LuaValue::Nil) => Ok(None),
+        Some(_) => {
+            let t = check_number(args, pos, func)?;
+            if t.is_nan() || t < 0.0 {
+                return Err(arg_error(pos, func, "timeout must be a non-negative number of seconds"));
+            }
+            Ok(Some(t))
+        }
+    }
+}
+
+fn deadline(timeout: Option<f64>) -> Option<Instant> {
+    timeout.and_then(|t| Instant::now().checked_add(Duration::try_from_secs_f64(t).unwrap_or(Duration::MAX)))
+}
+
+/// A channel from a name (registry) or a channel object.
+fn channel_arg(lua: &Lua, args: &MultiValue, pos: usize, func: &str) -> mlua::Result<Arc<Channel>> {
+    let v = args.get(pos - 1).unwrap_or(&LuaValue::Nil);
+    channel_of(lua, v).ok_or_else(|| match v {
+        LuaValue::String(s) => mlua::Error::runtime(format!(
+            "{func}: no channel named '{}' (create it with chan(\"{}\", size))",
+            s.to_string_lossy(),
+            s.to_string_lossy()
+        )),
+        other => bad_argument(pos, func, "channel", other),
+    })
+}
+
+fn channel_of(lua: &Lua, v: &LuaValue) -> Option<Arc<Channel>> {
+    match v {
+        LuaValue::String(s) => {
+            let name = s.to_str().ok()?.to_string();
+            let rt = ctx(lua).rt;
+            let reg = rt.channels.lock();
+            reg.get(&name).and_then(|c| Arc::clone(c).downcast::<Channel>().ok())
+        }
+        LuaValue::UserData(ud) => ud.borrow::<ChanRef>().ok().map(|c| Arc::clone(&c.0)),
+        _ => None,
+    }
+}
+
+fn send_value(lua: &Lua, ch: &Arc<Channel>, v: &LuaValue, timeout: Option<f64>) -> mlua::Result<bool> {
+    let value = Value::from_lua(lua, v, &format!("value sent on {}", ch.label()))?;
+    let tx = ch.tx.read().clone();
+    let Some(tx) = tx else {
+        return Err(mlua::Error::runtime(format!("send on closed channel {}", ch.label())));
+    };
+    let pending = match tx.try_send(value) {
+        Ok(()) => return Ok(true),
+        Err(TrySendError::Disconnected(_)) => {
+            return Err(mlua::Error::runtime(format!("send on closed channel {}", ch.label())))
+        }
+        Err(TrySendError::Full(v)) => v,
+    };
+    let c = ctx(lua);
+    let deadline = deadline(timeout);
+    let blocked = Blocked {
+        what: format!("send({})", ch.label()),
+        at: goroutine::caller_location(lua),
+        has_timeout: timeout.is_some(),
+        waits_on: vec![WaitOn::Send(ch.clone() as Arc<dyn ChannelState>)],
+    };
+    let mut pending = Some(pending);
+    let closed = || mlua::Error::runtime(format!("send on closed channel {}", ch.label()));
+    loop {
+        let outcome = goroutine::block_on(
+            lua,
+            &c,
+            blocked.clone(),
+            deadline,
+            &mut |sel| {
+                sel.send(&tx);
+                sel.recv(&ch.closed_signal);
+                2
+            },
+            &mut |i, op| {
+                if i == 0 {
+                    match pending.take() {
+                        Some(v) => match op.send(&tx, v) {
+                            Ok(()) => SendEnd::Sent,
+                            Err(e) => {
+                                pending = Some(e.into_inner());
+                                SendEnd::Closed
+                            }
+                        },
+                        None => SendEnd::Sent,
+                    }
+                } else {
+                    let _ = op.recv(&ch.closed_signal);
+                    SendEnd::Closed
+                }
+            },
+        )?;
+        match outcome {
+            Some(SendEnd::Sent) => return Ok(true),
+            Some(SendEnd::Closed) if ch.is_closed() => return Err(closed()),
+            Some(SendEnd::Closed) => continue,
+            None => return Ok(false),
+        }
+    }
+}
+
+enum SendEnd {
+    Sent,
+    Closed,
+}
+
+/// Waits for a value from one of `chans`; `None` on timeout, `Some((index, value-or-closed))`.
+fn receive_any(
+    lua: &Lua,
+    c: &Ctx,
+    chans: &[&Arc<Channel>],
+    blocked: Blocked,
+    deadline: Option<Instant>,
+) -> mlua::Result<Option<(usize, Option<Value>)>> {
+    goroutine::block_on(
+        lua,
+        c,
+        blocked,
+        deadline,
+        &mut |sel| {
+            for ch in chans {
+                sel.recv(&ch.rx);
+            }
+            chans.len()
+        },
+        &mut |i, op| (i, op.recv(&chans[i].rx).ok()),
+    )
+}
+
+fn receive_value(lua: &Lua, ch: &Arc<Channel>, timeout: Option<f64>) -> mlua::Result<MultiValue> {
+    if let Some(v) = try_take(ch) {
+        return received(lua, v);
+    }
+    let c = ctx(lua);
+    let deadline = deadline(timeout);
+    let blocked = Blocked {
+        what: format!("receive({})", ch.label()),
+        at: goroutine::caller_location(lua),
+        has_timeout: timeout.is_some(),
+        waits_on: vec![WaitOn::Receive(ch.clone() as Arc<dyn ChannelState>)],
+    };
+    match receive_any(lua, &c, &[ch], blocked, deadline)? {
+        Some((_, v)) => received(lua, v),
+        None => Ok(MultiValue::from_iter([
+            LuaValue::Nil,
+            LuaValue::Boolean(false),
+            LuaValue::String(lua.create_string("timeout")?),
+        ])),
+    }
+}
+
+/// `Some(Some(v))` a value, `Some(None)` closed and drained, `None` nothing yet.
+fn try_take(ch: &Channel) -> Option<Option<Value>> {
+    match ch.rx.try_recv() {
+        Ok(v) => Some(Some(v)),
+        Err(crossbeam_channel::TryRecvError::Disconnected) => Some(None),
+        Err(crossbeam_channel::TryRecvError::Empty) => None,
+    }
+}
+
+fn received(lua: &Lua, v: Option<Value>) -> mlua::Result<MultiValue> {
+    Ok(match v {
+        Some(v) => MultiValue::from_iter([v.to_lua(lua)?, LuaValue::Boolean(true)]),
+        None => MultiValue::from_iter([LuaValue::Nil, LuaValue::Boolean(false)]),
+    })
+}
+
+fn try_receive_value(lua: &Lua, ch: &Arc<Channel>) -> mlua::Result<MultiValue> {
+    match try_take(ch) {
+        Some(v) => received(lua, v),
+        None => Ok(MultiValue::from_iter([LuaValue::Nil, LuaValue::Boolean(false)])),
+    }
+}
+
+fn close_channel(ch: &Arc<Channel>) -> mlua::Result<bool> {
+    if ch.close() {
+        Ok(true)
+    } else {
+        Err(mlua::Error::runtime(format!("close of closed channel {}", ch.label())))
+    }
+}
+
+/// `select(ch1, ch2, ..., [timeout])` → `value, channel, ok`; on timeout `nil, nil, false`.
+fn select_channels(lua: &Lua, args: MultiValue) -> mlua::Result<MultiValue> {
+    let mut chans = Vec::new();
+    let mut timeout = None;
+    let n = args.len();
+    for (i, a) in args.iter().enumerate() {
+        if i + 1 == n && matches!(a, LuaValue::Integer(_) | LuaValue::Number(_)) {
+            let t = check_number(&args, i + 1, "select")?;
+            if t.is_nan() || t < 0.0 {
+                return Err(arg_error(i + 1, "select", "timeout must be a non-negative number of seconds"));
+            }
+            timeout = Some(t);
+            continue;
+        }
+        let ch = channel_arg(lua, &args, i + 1, "select")?;
+        chans.push((ch, a.clone()));
+    }
+    if chans.is_empty() {
+        return Err(mlua::Error::runtime("select: expected at least one channel"));
+    }
+    let deliver = |lua: &Lua, v: Option<Value>, label: &LuaValue| -> mlua::Result<MultiValue> {
+        Ok(match v {
+            Some(v) => MultiValue::from_iter([v.to_lua(lua)?, label.clone(), LuaValue::Boolean(true)]),
+            None => MultiValue::from_iter([LuaValue::Nil, label.clone(), LuaValue::Boolean(false)]),
+        })
+    };
+    let c = ctx(lua);
+    let deadline = deadline(timeout);
+    let blocked = Blocked {
+        what: format!(
+            "select({})",
+            chans.iter().map(|(c, _)| c.label()).collect::<Vec<_>>().join(", ")
+        ),
+        at: goroutine::caller_location(lua),
+        has_timeout: timeout.is_some(),
+        waits_on: chans
+            .iter()
+            .map(|(c, _)| WaitOn::Receive(c.clone() as Arc<dyn ChannelState>))
+            .collect(),
+    };
+    // Crossbeam's select picks among ready channels at random, which keeps select fair.
+    let refs: Vec<&Arc<Channel>> = chans.iter().map(|(c, _)| c).collect();
+    match receive_any(lua, &c, &refs, blocked, deadline)? {
+        Some((i, v)) => deliver(lua, v, &chans[i].1),
+        None => Ok(MultiValue::from_iter([LuaValue::Nil, LuaValue::Nil, LuaValue::Boolean(false)])),
+    }
+}

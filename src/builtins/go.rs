@@ -1,0 +1,113 @@
+//! Goroutine builtins: `go`, `wait`, `get_goroutines`, `check_memory`, and `os.exit` that ends the
+//! whole run from any goroutine.
+
+use crate::runtime::args::bad_argument;
+use crate::runtime::goroutine::{self, Blocked, Spawn, WaitOn};
+use crate::runtime::interrupt::Reason;
+use crate::runtime::value::{GlobalsSnapshot, Value};
+use crate::runtime::{ctx, output};
+use mlua::{Lua, MultiValue, Value as LuaValue};
+use std::sync::atomic::Ordering;
+
+/// Installs `go`, `wait`, `get_goroutines`, `check_memory` and the run-wide `os.exit`.
+pub fn register(lua: &Lua) -> mlua::Result<()> {
+    let g = lua.globals();
+    g.set("go", lua.create_function(go)?)?;
+    g.set("wait", lua.create_function(wait)?)?;
+    g.set(
+        "get_goroutines",
+        lua.create_function(|lua, ()| {
+            let t = lua.create_table()?;
+            for info in ctx(lua).rt.registry.live.lock().values() {
+                t.raw_set(info.id, info.name.as_str())?;
+            }
+            Ok(t)
+        })?,
+    )?;
+    g.set("check_memory", lua.create_function(check_memory)?)?;
+    let os: mlua::Table = g.get("os")?;
+    os.set(
+        "exit",
+        lua.create_function(|lua, code: LuaValue| {
+            let code = match code {
+                LuaValue::Nil | LuaValue::Boolean(true) => 0,
+                LuaValue::Boolean(false) => 1,
+                LuaValue::Integer(i) => i as i32,
+                LuaValue::Number(n) => n as i32,
+                other => return Err(bad_argument(1, "exit", "number or boolean", &other)),
+            };
+            let c = ctx(lua);
+            c.rt.exit_code.store(code, Ordering::Relaxed);
+            c.rt.cancel(Reason::Exit);
+            output::flush();
+            c.rt.cancel.check()
+        })?,
+    )?;
+    Ok(())
+}
+
+fn go(lua: &Lua, args: MultiValue) -> mlua::Result<u64> {
+    let mut it = args.into_iter();
+    let func = it.next().unwrap_or(LuaValue::Nil);
+    let LuaValue::Function(f) = &func else {
+        return Err(bad_argument(1, "go", "function", &func));
+    };
+    let info = f.info();
+    let name = match &info.name {
+        Some(n) => n.clone(),
+        None => format!(
+            "function@{}:{}",
+            info.short_src.as_deref().unwrap_or("?"),
+            info.line_defined.unwrap_or(0)
+        ),
+    };
+    let func = Value::from_lua(lua, &func, "argument #1 to 'go'")?;
+    let mut values = Vec::new();
+    for (i, a) in it.enumerate() {
+        values.push(Value::from_lua(lua, &a, &format!("argument #{} to 'go'", i + 2))?);
+    }
+    let c = ctx(lua);
+    let spawn = Spawn {
+        func,
+        args: values,
+        globals: GlobalsSnapshot::take(lua)?,
+        name,
+        spawned_at: goroutine::caller_location(lua),
+    };
+    goroutine::spawn(&c.rt, c.gid, spawn)
+}
+
+/// Waits until every goroutine started by this one (transitively) has finished.
+fn wait(lua: &Lua, (): ()) -> mlua::Result<()> {
+    let c = ctx(lua);
+    let blocked = Blocked {
+        what: "wait()".into(),
+        at: goroutine::caller_location(lua),
+        has_timeout: false,
+        waits_on: vec![WaitOn::Children],
+    };
+    while c.rt.registry.has_descendants(c.gid) {
+        // A ChildFinished event wakes the wait; a short deadline guards against a missed one.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_millis(250);
+        goroutine::block_on(lua, &c, blocked.clone(), Some(deadline), &mut |_| 0, &mut |_, _| ())?;
+    }
+    goroutine::drain_events(lua, &c)
+}
+
+fn check_memory(lua: &Lua, (): ()) -> mlua::Result<mlua::Table> {
+    let c = ctx(lua);
+    let (alloc, total) = crate::runtime::alloc::counters();
+    let rss = crate::runtime::alloc::rss_bytes();
+    let now = [alloc as i64, total as i64, rss as i64];
+    let prev = c.rt.memory_sample.lock().replace(now).unwrap_or([0, 0, 0]);
+    let t = lua.create_table()?;
+    t.set("alloc_diff", now[0] - prev[0])?;
+    t.set("total_alloc_diff", now[1] - prev[1])?;
+    t.set("sys_diff", now[2] - prev[2])?;
+    t.set("goroutines", c.rt.registry.live.lock().len())?;
+    t.set("lua_bytes", lua.used_memory())?;
+    t.set("rss_bytes", rss)?;
+    t.set("alloc_bytes", alloc)?;
+    t.set("total_alloc_bytes", total)?;
+    Ok(t)
+}

@@ -1,0 +1,125 @@
+//! `store`: one key/value store shared by every goroutine and server worker (like `ngx.shared.DICT`).
+//! Values are transferable values (SPEC §3); `incr` and `add` are atomic; entries may expire (TTL).
+
+use crate::runtime::args::{arg_error, bad_argument};
+use crate::runtime::ctx;
+use crate::runtime::value::Value;
+use mlua::{Lua, Value as LuaValue};
+use std::time::{Duration, Instant};
+
+fn key_arg(v: &LuaValue, func: &str) -> mlua::Result<String> {
+    match v {
+        LuaValue::String(s) => Ok(s.to_string_lossy()),
+        LuaValue::Integer(i) => Ok(i.to_string()),
+        other => Err(bad_argument(1, func, "string", other)),
+    }
+}
+
+fn expiry(ttl: Option<f64>, func: &str) -> mlua::Result<Option<Instant>> {
+    match ttl {
+        None => Ok(None),
+        Some(t) if t.is_nan() || t <= 0.0 => Err(arg_error(3, func, "ttl must be a positive number of seconds")),
+        Some(t) => Ok(Instant::now().checked_add(Duration::try_from_secs_f64(t).unwrap_or(Duration::MAX))),
+    }
+}
+
+fn live(entry: &(Value, Option<Instant>)) -> bool {
+    entry.1.is_none_or(|e| Instant::now() < e)
+}
+
+/// Installs the global `store` table.
+pub fn register(lua: &Lua) -> mlua::Result<()> {
+    let store = lua.create_table()?;
+    store.set(
+        "get",
+        lua.create_function(|lua, k: LuaValue| {
+            let key = key_arg(&k, "get")?;
+            let rt = ctx(lua).rt;
+            let v = rt.store.lock().get(&key).filter(|e| live(e)).map(|e| e.0.clone());
+            match v {
+                Some(v) => v.to_lua(lua),
+                None => Ok(LuaValue::Nil),
+            }
+        })?,
+    )?;
+    store.set(
+        "set",
+        lua.create_function(|lua, (k, v, ttl): (LuaValue, LuaValue, Option<f64>)| {
+            let key = key_arg(&k, "set")?;
+            let exp = expiry(ttl, "set")?;
+            let rt = ctx(lua).rt;
+            if v.is_nil() {
+                rt.store.lock().remove(&key);
+            } else {
+                let val = Value::from_lua(lua, &v, &format!("value stored under '{key}'"))?;
+                rt.store.lock().insert(key, (val, exp));
+            }
+            Ok(true)
+        })?,
+    )?;
+    store.set(
+        "add",
+        lua.create_function(|lua, (k, v, ttl): (LuaValue, LuaValue, Option<f64>)| {
+            let key = key_arg(&k, "add")?;
+            let exp = expiry(ttl, "add")?;
+            let val = Value::from_lua(lua, &v, &format!("value stored under '{key}'"))?;
+            let rt = ctx(lua).rt;
+            let mut s = rt.store.lock();
+            if s.get(&key).is_some_and(live) {
+                return Ok(false);
+            }
+            s.insert(key, (val, exp));
+            Ok(true)
+        })?,
+    )?;
+    store.set(
+        "incr",
+        lua.create_function(|lua, (k, n, init): (LuaValue, Option<LuaValue>, Option<LuaValue>)| {
+            let key = key_arg(&k, "incr")?;
+            let num = |v: Option<LuaValue>, pos: usize| -> mlua::Result<Value> {
+                match v {
+                    None | Some(LuaValue::Nil) => Ok(Value::Int(if pos == 2 { 1 } else { 0 })),
+                    Some(LuaValue::Integer(i)) => Ok(Value::Int(i)),
+                    Some(LuaValue::Number(f)) => Ok(Value::Num(f)),
+                    Some(other) => Err(bad_argument(pos, "incr", "number", &other)),
+                }
+            };
+            let by = num(n, 2)?;
+            let init = num(init, 3)?;
+            let rt = ctx(lua).rt;
+            let mut s = rt.store.lock();
+            let current = match s.get(&key).filter(|e| live(e)) {
+                Some((v, _)) => v.clone(),
+                None => init,
+            };
+            let next = match (&current, &by) {
+                (Value::Int(a), Value::Int(b)) => Value::Int(a.wrapping_add(*b)),
+                (Value::Int(a), Value::Num(b)) => Value::Num(*a as f64 + b),
+                (Value::Num(a), Value::Int(b)) => Value::Num(a + *b as f64),
+                (Value::Num(a), Value::Num(b)) => Value::Num(a + b),
+                _ => return Err(mlua::Error::runtime(format!("store.incr: the value under '{key}' is not a number"))),
+            };
+            let exp = s.get(&key).and_then(|e| e.1);
+            s.insert(key, (next.clone(), exp));
+            drop(s);
+            next.to_lua(lua)
+        })?,
+    )?;
+    store.set(
+        "delete",
+        lua.create_function(|lua, k: LuaValue| {
+            let key = key_arg(&k, "delete")?;
+            Ok(ctx(lua).rt.store.lock().remove(&key).is_some())
+        })?,
+    )?;
+    store.set(
+        "keys",
+        lua.create_function(|lua, ()| {
+            let rt = ctx(lua).rt;
+            let mut keys: Vec<String> = rt.store.lock().iter().filter(|(_, e)| live(e)).map(|(k, _)| k.clone()).collect();
+            keys.sort();
+            lua.create_sequence_from(keys)
+        })?,
+    )?;
+    lua.globals().set("store", store)
+}
