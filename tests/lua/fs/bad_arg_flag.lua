@@ -1,0 +1,2 @@
+mkdir(os.getenv("TEST_TMP") .. "/d")
+remove(os.getenv("TEST_TMP") .. "/d", "yes")

@@ -1,0 +1,3 @@
+print("before")
+read_file()
+print("not reached")

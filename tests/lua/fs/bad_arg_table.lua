@@ -1,0 +1,1 @@
+write_file(os.getenv("TEST_TMP") .. "/x.txt", { "not", "a", "string" })
