@@ -1,1 +1,228 @@
-fn main() {}
+//! The `solvm` command line: parse flags, hand the program to the runtime, map the outcome to an exit
+//! code (SPEC §2).
+
+use clap::Parser;
+use solvm::config::{parse_duration, parse_size, Config};
+use solvm::runtime::{self, Program};
+use std::io::{IsTerminal, Read};
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "solvm",
+    version,
+    about = "Run Lua 5.4 scripts with goroutines, channels, servers and batteries included",
+    override_usage = "solvm [OPTIONS] <script.lua> [ARGS...]\n       solvm [OPTIONS] -e '<code>' [ARGS...]\n       solvm [OPTIONS]            (REPL on a terminal; reads a script from stdin otherwise)"
+)]
+struct Cli {
+    /// Bound on the whole run: 500ms, 10s, 2m, 1h, or seconds; 0 = no limit. Go's `-timeout 10s` works too.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    timeout: Duration,
+    /// Memory limit per Lua state (each goroutine and server worker), e.g. 256MB.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    memory_limit: Option<usize>,
+    /// Most goroutines alive at once.
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    max_goroutines: usize,
+    /// Handler workers per server (default 4 × cores).
+    #[arg(long, value_name = "N")]
+    workers: Option<usize>,
+    /// Rerun the script when it or a module it imported changes.
+    #[arg(long)]
+    watch: bool,
+    /// Report goroutines whose Lua memory keeps growing.
+    #[arg(long)]
+    leak_check: bool,
+    /// Check the script's syntax and exit.
+    #[arg(long)]
+    check: bool,
+    /// Run this code instead of a script file.
+    #[arg(short = 'e', value_name = "CODE")]
+    exec: Option<String>,
+    /// The script to run (`-` reads it from stdin), then its arguments.
+    #[arg(value_name = "SCRIPT")]
+    script: Option<String>,
+    #[arg(
+        value_name = "ARGS",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    args: Vec<String>,
+}
+
+/// Long options that may also be spelled Go style with one dash (`-timeout 10s`).
+const LONG_OPTIONS: &[&str] = &[
+    "timeout",
+    "memory-limit",
+    "max-goroutines",
+    "workers",
+    "watch",
+    "leak-check",
+    "check",
+    "version",
+    "help",
+];
+
+/// Rewrites Go-style `-timeout` to `--timeout`, up to the script name (its own arguments are left alone).
+fn normalize_args(raw: Vec<String>) -> Vec<String> {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut iter = raw.into_iter();
+    if let Some(bin) = iter.next() {
+        out.push(bin);
+    }
+    let mut expecting_value = false;
+    for a in iter.by_ref() {
+        if expecting_value {
+            out.push(a);
+            expecting_value = false;
+            continue;
+        }
+        let name = a
+            .strip_prefix('-')
+            .filter(|r| !r.starts_with('-'))
+            .map(|r| r.split('=').next().unwrap_or(r));
+        match name {
+            Some(n) if LONG_OPTIONS.contains(&n) => out.push(format!("-{a}")),
+            _ => {
+                let takes_value = a == "-e"
+                    || (a.starts_with("--")
+                        && !a.contains('=')
+                        && [
+                            "--timeout",
+                            "--memory-limit",
+                            "--max-goroutines",
+                            "--workers",
+                        ]
+                        .contains(&a.as_str()));
+                let is_option = a.starts_with('-') && a != "-";
+                out.push(a);
+                if takes_value {
+                    expecting_value = true;
+                } else if !is_option {
+                    break;
+                }
+            }
+        }
+    }
+    out.extend(iter);
+    out
+}
+
+fn main() {
+    let cli = match Cli::try_parse_from(normalize_args(std::env::args().collect())) {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
+    let config = Config {
+        timeout: Some(cli.timeout).filter(|d| !d.is_zero()),
+        memory_limit: cli.memory_limit,
+        max_goroutines: cli.max_goroutines.max(1),
+        workers: cli.workers,
+        watch: cli.watch,
+        leak_check: cli.leak_check,
+    };
+    let program = match load_program(&cli) {
+        Ok(p) => p,
+        Err(msg) => {
+            eprintln!("solvm: {msg}");
+            std::process::exit(2);
+        }
+    };
+    if cli.check {
+        std::process::exit(runtime::check_syntax(&program));
+    }
+    let outcome = runtime::run(config, program);
+    std::process::exit(outcome.exit_code());
+}
+
+/// Works out what to run: `-e` code, a script file, or a script on stdin.
+fn load_program(cli: &Cli) -> Result<Program, String> {
+    if let Some(code) = &cli.exec {
+        let mut args = cli.args.clone();
+        if let Some(s) = &cli.script {
+            args.insert(0, s.clone());
+        }
+        return Ok(Program {
+            source: code.clone().into_bytes(),
+            chunk_name: "(command line)".into(),
+            path: None,
+            args,
+        });
+    }
+    match cli.script.as_deref() {
+        Some("-") | None => {
+            if cli.script.is_none() && std::io::stdin().is_terminal() {
+                return Err(
+                    "no script given (the interactive REPL is not built yet); try `solvm --help`"
+                        .into(),
+                );
+            }
+            let mut source = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut source)
+                .map_err(|e| format!("cannot read the script from stdin: {e}"))?;
+            Ok(Program {
+                source,
+                chunk_name: "stdin".into(),
+                path: None,
+                args: cli.args.clone(),
+            })
+        }
+        Some(path) => {
+            let source = std::fs::read(path).map_err(|e| {
+                format!(
+                    "cannot open {path}: {}",
+                    solvm::runtime::args::io_error_text(&e)
+                )
+            })?;
+            Ok(Program {
+                source,
+                chunk_name: path.to_string(),
+                path: Some(PathBuf::from(path)),
+                args: cli.args.clone(),
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize_args;
+
+    fn norm(v: &[&str]) -> Vec<String> {
+        normalize_args(v.iter().map(|s| s.to_string()).collect())
+    }
+
+    #[test]
+    fn go_spelling_becomes_long_option() {
+        assert_eq!(
+            norm(&["solvm", "-timeout", "10s", "x.lua"]),
+            ["solvm", "--timeout", "10s", "x.lua"]
+        );
+        assert_eq!(
+            norm(&["solvm", "-timeout=1s", "x.lua"]),
+            ["solvm", "--timeout=1s", "x.lua"]
+        );
+    }
+
+    #[test]
+    fn script_arguments_are_left_alone() {
+        assert_eq!(
+            norm(&["solvm", "x.lua", "-timeout", "3"]),
+            ["solvm", "x.lua", "-timeout", "3"]
+        );
+        assert_eq!(
+            norm(&["solvm", "-e", "print(1)", "-timeout"]),
+            ["solvm", "-e", "print(1)", "-timeout"]
+        );
+        assert_eq!(
+            norm(&["solvm", "--timeout", "2s", "-watch", "a.lua", "-check"]),
+            ["solvm", "--timeout", "2s", "--watch", "a.lua", "-check"]
+        );
+    }
+}

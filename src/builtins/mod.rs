@@ -1,6 +1,7 @@
 //! The builtins a script sees, one module per family. Each family exposes `register`, which installs
 //! its globals into a fresh Lua state; [`register_all`] is the one place that lists them.
 
+pub mod core;
 pub mod fs;
 pub mod json;
 
@@ -8,6 +9,7 @@ use mlua::Lua;
 
 /// Installs every builtin family into `lua`.
 pub fn register_all(lua: &Lua) -> mlua::Result<()> {
+    core::register(lua)?;
     json::register(lua)?;
     fs::register(lua)?;
     Ok(())

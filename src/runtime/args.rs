@@ -24,7 +24,11 @@ pub fn type_name(v: &LuaValue) -> &'static str {
 pub fn bad_argument(pos: usize, func: &str, expected: &str, got: &LuaValue) -> mlua::Error {
     mlua::Error::runtime(format!(
         "bad argument #{pos} to '{func}' ({expected} expected, got {})",
-        if matches!(got, LuaValue::Nil) { "no value" } else { type_name(got) }
+        if matches!(got, LuaValue::Nil) {
+            "no value"
+        } else {
+            type_name(got)
+        }
     ))
 }
 
@@ -35,7 +39,12 @@ pub fn arg_error(pos: usize, func: &str, msg: &str) -> mlua::Error {
 
 /// Argument `pos` (1-based) of `args` as a string; numbers are accepted and converted, as Lua's
 /// `luaL_checkstring` does.
-pub fn check_string(lua: &Lua, args: &MultiValue, pos: usize, func: &str) -> mlua::Result<mlua::String> {
+pub fn check_string(
+    lua: &Lua,
+    args: &MultiValue,
+    pos: usize,
+    func: &str,
+) -> mlua::Result<mlua::LuaString> {
     match args.get(pos - 1) {
         Some(LuaValue::String(s)) => Ok(s.clone()),
         Some(v @ (LuaValue::Integer(_) | LuaValue::Number(_))) => lua
@@ -65,4 +74,18 @@ pub fn check_number(args: &MultiValue, pos: usize, func: &str) -> mlua::Result<f
 pub fn nil_err(lua: &Lua, msg: impl AsRef<str>) -> mlua::Result<MultiValue> {
     let s = lua.create_string(msg.as_ref())?;
     Ok(MultiValue::from_iter([LuaValue::Nil, LuaValue::String(s)]))
+}
+
+/// An I/O error worded like Go's (`no such file or directory`), without Rust's `(os error 2)`.
+pub fn io_error_text(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    let text = match text.find(" (os error") {
+        Some(i) => &text[..i],
+        None => &text,
+    };
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(c) => c.to_lowercase().collect::<String>() + chars.as_str(),
+        None => String::new(),
+    }
 }

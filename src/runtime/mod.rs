@@ -1,3 +1,195 @@
 //! The engine room: Lua states, value transfer between them, cancellation and error reports.
+//!
+//! A [`Shared`] value owns everything that belongs to one run (configuration, cancellation, the
+//! goroutine registry, error accounting); each Lua state carries a [`Ctx`] pointing back to it. There is
+//! no global mutable state: tests can run several runtimes side by side.
 
 pub mod args;
+pub mod interrupt;
+pub mod output;
+pub mod report;
+pub mod state;
+pub mod value;
+
+use crate::config::Config;
+use interrupt::{Cancel, InterruptRef, Reason};
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The program a run starts with.
+pub struct Program {
+    /// The script's text (a shebang line is allowed).
+    pub source: Vec<u8>,
+    /// Name used in messages: the path as given, `(command line)` for `-e`, `stdin`.
+    pub chunk_name: String,
+    /// The script file, when there is one (modules are searched beside it).
+    pub path: Option<PathBuf>,
+    /// Arguments after the script, for the global `arg` and the chunk's `...`.
+    pub args: Vec<String>,
+}
+
+/// One run's shared state.
+pub struct Shared {
+    pub config: Config,
+    pub cancel: Cancel,
+    /// Folder of the main script (or the working directory): modules are searched from here.
+    pub script_dir: PathBuf,
+    /// Sources that are not files on disk (`-e`, stdin), by chunk name, for error snippets.
+    pub sources: Mutex<HashMap<String, Arc<[u8]>>>,
+    /// Live goroutines' interrupt handles, by id.
+    pub goroutines: Mutex<HashMap<u64, InterruptRef>>,
+    next_goroutine: AtomicU64,
+    /// Colour in error reports.
+    pub color: bool,
+    /// Set when an error went unhandled somewhere: the run then exits with 1.
+    pub failed: AtomicBool,
+    /// The code passed to `os.exit`.
+    pub exit_code: AtomicI32,
+}
+
+impl Shared {
+    /// A new run's shared state.
+    pub fn new(config: Config, script_dir: PathBuf) -> Arc<Shared> {
+        Arc::new(Shared {
+            config,
+            cancel: Cancel::default(),
+            script_dir,
+            sources: Mutex::new(HashMap::new()),
+            goroutines: Mutex::new(HashMap::new()),
+            next_goroutine: AtomicU64::new(1),
+            color: report::use_color(),
+            failed: AtomicBool::new(false),
+            exit_code: AtomicI32::new(0),
+        })
+    }
+
+    /// Reserves the next goroutine id (the main script gets 1).
+    pub fn next_goroutine_id(&self) -> u64 {
+        self.next_goroutine.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Cancels the run and interrupts every goroutine wherever it is.
+    pub fn cancel(&self, reason: Reason) {
+        if self.cancel.cancel(reason) {
+            for handle in self.goroutines.lock().values() {
+                handle.fire(reason);
+            }
+        }
+    }
+}
+
+/// What a Lua state knows about itself: its run and its goroutine. Stored as mlua app data.
+#[derive(Clone)]
+pub struct Ctx {
+    pub rt: Arc<Shared>,
+    pub gid: u64,
+    pub interrupt: InterruptRef,
+}
+
+/// The [`Ctx`] of a state created by [`state::new_state`].
+pub fn ctx(lua: &mlua::Lua) -> Ctx {
+    // Every state the runtime creates carries a Ctx; a missing one is a bug in the runtime, not input.
+    lua.app_data_ref::<Ctx>()
+        .map(|c| c.clone())
+        .expect("Lua state without a SolVM context")
+}
+
+/// How a run ended; [`Outcome::exit_code`] maps it to the process exit code (SPEC §2).
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Success,
+    Failed,
+    Timeout,
+    Interrupted,
+    Exit(i32),
+}
+
+impl Outcome {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Outcome::Success => 0,
+            Outcome::Failed => 1,
+            Outcome::Timeout => 124,
+            Outcome::Interrupted => 130,
+            Outcome::Exit(c) => *c,
+        }
+    }
+}
+
+/// Runs `program` to the end under `config`.
+pub fn run(config: Config, program: Program) -> Outcome {
+    let script_dir = program
+        .path
+        .as_ref()
+        .and_then(|p| p.parent().map(|d| d.to_path_buf()))
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or_else(|| PathBuf::from("."));
+    let rt = Shared::new(config, script_dir);
+    let watchdog = rt
+        .config
+        .timeout
+        .filter(|d| !d.is_zero())
+        .map(|limit| start_watchdog(&rt, limit));
+    let outcome = state::run_main(&rt, program);
+    if let Some(w) = watchdog {
+        w.stop();
+    }
+    output::flush();
+    outcome
+}
+
+/// A thread that cancels the run when the deadline passes.
+struct Watchdog {
+    done: crossbeam_channel::Sender<()>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Watchdog {
+    fn stop(self) {
+        drop(self.done);
+        let _ = self.thread.join();
+    }
+}
+
+fn start_watchdog(rt: &Arc<Shared>, limit: Duration) -> Watchdog {
+    let (done, done_rx) = crossbeam_channel::bounded::<()>(0);
+    let rt = Arc::clone(rt);
+    let thread = std::thread::Builder::new()
+        .name("solvm-deadline".into())
+        .stack_size(64 * 1024)
+        .spawn(move || {
+            if let Err(crossbeam_channel::RecvTimeoutError::Timeout) = done_rx.recv_timeout(limit) {
+                rt.cancel(Reason::Timeout);
+            }
+        })
+        .expect("cannot start the deadline thread");
+    Watchdog { done, thread }
+}
+
+/// `--check`: parses the program without running it; prints a syntax report and returns 1 if it
+/// does not parse, 0 otherwise.
+pub fn check_syntax(program: &Program) -> i32 {
+    let rt = Shared::new(Config::default(), PathBuf::from("."));
+    if program.path.is_none() {
+        rt.sources.lock().insert(
+            program.chunk_name.clone(),
+            Arc::from(program.source.as_slice()),
+        );
+    }
+    let lua = mlua::Lua::new();
+    match lua
+        .load(state::strip_shebang(&program.source))
+        .set_name(format!("@{}", program.chunk_name))
+        .into_function()
+    {
+        Ok(_) => 0,
+        Err(e) => {
+            report::emit(&report::render_syntax(&rt, &e));
+            1
+        }
+    }
+}

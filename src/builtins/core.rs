@@ -1,0 +1,82 @@
+//! The everyday builtins: line-atomic `print`, interruptible `sleep`, `trace`, and `on_error`.
+
+use crate::runtime::{args, ctx, output, report};
+use mlua::{Function, Lua, MultiValue, Value as LuaValue};
+use std::time::Duration;
+
+/// Registry key of the `on_error` handler of this state.
+pub const ON_ERROR_KEY: &str = "solvm.on_error";
+
+/// Installs `print`, `sleep`, `trace` and `on_error`.
+pub fn register(lua: &Lua) -> mlua::Result<()> {
+    let g = lua.globals();
+    let tostring: Function = g.get("tostring")?;
+    g.set(
+        "print",
+        lua.create_function(move |lua, vals: MultiValue| {
+            let mut line = Vec::with_capacity(64);
+            for (i, v) in vals.iter().enumerate() {
+                if i > 0 {
+                    line.push(b'\t');
+                }
+                match v {
+                    LuaValue::String(s) => line.extend_from_slice(&s.as_bytes()),
+                    LuaValue::Integer(n) => line.extend_from_slice(n.to_string().as_bytes()),
+                    LuaValue::Number(_) => {
+                        if let Some(s) = lua.coerce_string(v.clone())? {
+                            line.extend_from_slice(&s.as_bytes());
+                        }
+                    }
+                    LuaValue::Nil => line.extend_from_slice(b"nil"),
+                    LuaValue::Boolean(b) => {
+                        line.extend_from_slice(if *b { b"true" } else { b"false" })
+                    }
+                    other => {
+                        let s: mlua::LuaString = tostring.call(other.clone())?;
+                        line.extend_from_slice(&s.as_bytes());
+                    }
+                }
+            }
+            line.push(b'\n');
+            output::write_line(&line);
+            Ok(())
+        })?,
+    )?;
+    g.set(
+        "sleep",
+        lua.create_function(|lua, vals: MultiValue| {
+            let secs = args::check_number(&vals, 1, "sleep")?;
+            if secs.is_nan() || secs < 0.0 {
+                return Err(args::arg_error(
+                    1,
+                    "sleep",
+                    "must be a non-negative number of seconds",
+                ));
+            }
+            output::flush();
+            let dur = Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX);
+            ctx(lua).rt.cancel.sleep(dur)
+        })?,
+    )?;
+    g.set(
+        "trace",
+        lua.create_function(|lua, msg: Option<String>| {
+            let tb = lua.traceback(msg.as_deref(), 1)?;
+            let text = tb.to_string_lossy();
+            report::emit(&format!(
+                "trace: {}\n",
+                text.replace("stack traceback:", "").trim_start()
+            ));
+            Ok(())
+        })?,
+    )?;
+    g.set(
+        "on_error",
+        lua.create_function(|lua, f: LuaValue| match f {
+            LuaValue::Function(f) => lua.set_named_registry_value(ON_ERROR_KEY, f),
+            LuaValue::Nil => lua.unset_named_registry_value(ON_ERROR_KEY),
+            other => Err(args::bad_argument(1, "on_error", "function", &other)),
+        })?,
+    )?;
+    Ok(())
+}

@@ -1,0 +1,267 @@
+//! Creating a goroutine's Lua state (stock Lua 5.4 libraries plus every builtin) and running the main
+//! script in one.
+
+use super::interrupt::{InterruptHandle, Reason};
+use super::report::{self, ErrorInfo};
+use super::{Ctx, Outcome, Program, Shared};
+use mlua::{Function, Lua, LuaOptions, MultiValue, StdLib, Thread, Value as LuaValue};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+/// A goroutine's Lua state, registered with the run so cancellation can reach it. Dropping it
+/// unregisters it before the state is closed.
+pub struct GoState {
+    pub lua: Lua,
+    pub ctx: Ctx,
+}
+
+impl GoState {
+    /// A fresh state for goroutine `gid`: all of stock Lua's libraries, the coroutine wrappers that let
+    /// cancellation reach a running coroutine, and every builtin.
+    pub fn new(rt: &Arc<Shared>, gid: u64) -> mlua::Result<GoState> {
+        // Safety: mlua calls loading `debug` (and C modules through `package`) unsafe; SPEC §1 gives
+        // scripts every standard library of stock Lua, so we opt in here and only here.
+        let lua = unsafe { Lua::unsafe_new_with(StdLib::ALL, LuaOptions::default()) };
+        let interrupt = Arc::new(InterruptHandle::default());
+        // Safety: the main thread lives as long as `lua`; `Drop` detaches before `lua` is closed.
+        unsafe { interrupt.push(lua.current_thread().state()) };
+        let ctx = Ctx {
+            rt: Arc::clone(rt),
+            gid,
+            interrupt: Arc::clone(&interrupt),
+        };
+        lua.set_app_data(ctx.clone());
+        rt.goroutines.lock().insert(gid, Arc::clone(&interrupt));
+        if let Some(reason) = rt.cancel.reason() {
+            interrupt.fire(reason);
+        }
+        let state = GoState { lua, ctx };
+        track_coroutines(&state.lua, &interrupt)?;
+        crate::builtins::register_all(&state.lua)?;
+        if let Some(limit) = rt.config.memory_limit {
+            state.lua.set_memory_limit(limit)?;
+        }
+        Ok(state)
+    }
+}
+
+impl Drop for GoState {
+    fn drop(&mut self) {
+        self.ctx.interrupt.detach();
+        self.ctx.rt.goroutines.lock().remove(&self.ctx.gid);
+    }
+}
+
+/// Replaces `coroutine.resume` and `coroutine.wrap` with versions that record which Lua thread is
+/// running, so the interrupt hook can be installed on a coroutine stuck in a tight loop.
+fn track_coroutines(lua: &Lua, interrupt: &Arc<InterruptHandle>) -> mlua::Result<()> {
+    let coroutine: mlua::Table = lua.globals().get("coroutine")?;
+    let original: Function = coroutine.get("resume")?;
+    let handle = Arc::clone(interrupt);
+    let resume = lua.create_function(move |_, args: MultiValue| {
+        let thread = match args.front() {
+            Some(LuaValue::Thread(t)) => Some(t.clone()),
+            _ => None,
+        };
+        let Some(thread) = thread else {
+            // Let the original report the bad argument in its own words.
+            return original.call::<MultiValue>(args);
+        };
+        // Safety: `thread` is held until after `pop`, so the coroutine stays alive while recorded.
+        unsafe { handle.push(thread.state()) };
+        let result = original.call::<MultiValue>(args);
+        handle.pop();
+        drop::<Thread>(thread);
+        result
+    })?;
+    coroutine.set("resume", resume.clone())?;
+    let wrap: Function = lua
+        .load(
+            r#"
+            local create, resume, close, pack, unpack = ...
+            return function(f)
+                local co = create(f)
+                return function(...)
+                    local r = pack(resume(co, ...))
+                    if r[1] then return unpack(r, 2, r.n) end
+                    close(co)
+                    local e = r[2]
+                    if type(e) == "string" then error(e, 2) end
+                    error(e, 0)
+                end
+            end
+            "#,
+        )
+        .set_name("=coroutine.wrap")
+        .call((
+            coroutine.get::<Function>("create")?,
+            resume,
+            coroutine.get::<Function>("close")?,
+            lua.globals()
+                .get::<mlua::Table>("table")?
+                .get::<Function>("pack")?,
+            lua.globals()
+                .get::<mlua::Table>("table")?
+                .get::<Function>("unpack")?,
+        ))?;
+    coroutine.set("wrap", wrap)?;
+    Ok(())
+}
+
+/// Removes a leading `#!` line, keeping the newline so line numbers stay right.
+pub fn strip_shebang(source: &[u8]) -> &[u8] {
+    if source.starts_with(b"#") {
+        let end = source
+            .iter()
+            .position(|&b| b == b'\n')
+            .unwrap_or(source.len());
+        &source[end..]
+    } else {
+        source
+    }
+}
+
+/// Runs the main script as goroutine 1 and turns how it ended into an [`Outcome`].
+pub fn run_main(rt: &Arc<Shared>, program: Program) -> Outcome {
+    let gid = rt.next_goroutine_id();
+    let state = match GoState::new(rt, gid) {
+        Ok(s) => s,
+        Err(e) => {
+            report::emit(&format!("solvm: cannot create the Lua state: {e}\n"));
+            return Outcome::Failed;
+        }
+    };
+    if program.path.is_none() {
+        rt.sources.lock().insert(
+            program.chunk_name.clone(),
+            Arc::from(program.source.as_slice()),
+        );
+    }
+    let lua = &state.lua;
+    if let Err(e) = set_arg_table(lua, &program) {
+        report::emit(&format!("solvm: cannot set up `arg`: {e}\n"));
+        return Outcome::Failed;
+    }
+    let chunk = lua
+        .load(strip_shebang(&program.source))
+        .set_name(format!("@{}", program.chunk_name))
+        .into_function();
+    let main = match chunk {
+        Ok(f) => f,
+        Err(e) => {
+            report::emit(&report::render_syntax(rt, &e));
+            return Outcome::Failed;
+        }
+    };
+    let args: MultiValue = program
+        .args
+        .iter()
+        .filter_map(|a| lua.create_string(a).ok().map(LuaValue::String))
+        .collect();
+    if let Err(e) = main.call::<MultiValue>(args) {
+        if rt.cancel.reason().is_none() {
+            deliver_on_error(lua, 1, "main", &ErrorInfo::from_lua_error(&e));
+        }
+        report_main_error(rt, lua, &e);
+    }
+    drop(main);
+    drop(state);
+    outcome_of(rt)
+}
+
+/// Reports an error that ended the main chunk, in the form its cause calls for.
+fn report_main_error(rt: &Shared, lua: &Lua, err: &mlua::Error) {
+    let info = ErrorInfo::from_lua_error(err);
+    match rt.cancel.reason() {
+        Some(Reason::Timeout) => {
+            let limit = rt
+                .config
+                .timeout
+                .map(|d| format!("{d:?}"))
+                .unwrap_or_default();
+            let mut text =
+                format!("timeout: the run exceeded its time limit of {limit} (--timeout)\n");
+            match stopped_at(lua)
+                .or_else(|| info.location.as_ref().map(|(f, l)| format!("{f}:{l}")))
+            {
+                Some(at) => text.push_str(&format!("  goroutine 1 (main) was stopped at {at}\n")),
+                None => text.push_str("  goroutine 1 (main) was stopped\n"),
+            }
+            report::emit(&text);
+        }
+        Some(Reason::Exit | Reason::Reload) => {}
+        Some(Reason::Signal) => report::emit("interrupted\n"),
+        None => {
+            rt.failed.store(true, Ordering::Relaxed);
+            report::emit(&report::render(rt, "error", &info, None));
+        }
+    }
+}
+
+fn outcome_of(rt: &Shared) -> Outcome {
+    match rt.cancel.reason() {
+        Some(Reason::Timeout) => Outcome::Timeout,
+        Some(Reason::Signal) => Outcome::Interrupted,
+        Some(Reason::Exit) => Outcome::Exit(rt.exit_code.load(Ordering::Relaxed)),
+        _ if rt.failed.load(Ordering::Relaxed) => Outcome::Failed,
+        _ => Outcome::Success,
+    }
+}
+
+/// The global `arg`, as `lua.c` builds it: `arg[0]` the script, `arg[1..]` its arguments,
+/// `arg[-1]` the interpreter.
+fn set_arg_table(lua: &Lua, program: &Program) -> mlua::Result<()> {
+    let arg = lua.create_table()?;
+    arg.raw_set(-1, "solvm")?;
+    arg.raw_set(0, program.chunk_name.as_str())?;
+    for (i, a) in program.args.iter().enumerate() {
+        arg.raw_set(i as i64 + 1, a.as_str())?;
+    }
+    lua.globals().set("arg", arg)
+}
+
+/// Calls the state's `on_error` handler, if one is set, with `(message, info)`. Returns whether a
+/// handler saw the error. A failing handler is reported and does not count as handling it.
+pub fn deliver_on_error(lua: &Lua, gid: u64, name: &str, info: &ErrorInfo) -> bool {
+    let Ok(handler) = lua.named_registry_value::<Function>(crate::builtins::core::ON_ERROR_KEY)
+    else {
+        return false;
+    };
+    let details = (|| -> mlua::Result<mlua::Table> {
+        let t = lua.create_table()?;
+        t.set("goroutine", gid)?;
+        t.set("name", name)?;
+        t.set("message", info.message.as_str())?;
+        if let Some((file, line)) = &info.location {
+            t.set("file", file.as_str())?;
+            t.set("line", *line)?;
+        }
+        if let Some(tb) = &info.traceback {
+            t.set("traceback", tb.as_str())?;
+        }
+        Ok(t)
+    })();
+    let result = details.and_then(|d| handler.call::<()>((info.one_line(), d)));
+    match result {
+        Ok(()) => true,
+        Err(e) => {
+            let ctx = super::ctx(lua);
+            let inner = ErrorInfo::from_lua_error(&e);
+            report::emit(&report::render(
+                &ctx.rt,
+                "error in on_error handler",
+                &inner,
+                None,
+            ));
+            false
+        }
+    }
+}
+
+/// Where the interrupt hook first stopped this state (`file:line`), if it did.
+pub fn stopped_at(lua: &Lua) -> Option<String> {
+    let key = super::interrupt::STOPPED_AT_KEY.to_str().ok()?;
+    let at: String = lua.named_registry_value(key).ok()?;
+    let at = at.trim_end().trim_end_matches(':').to_string();
+    (!at.is_empty()).then_some(at)
+}

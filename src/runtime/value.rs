@@ -1,0 +1,1 @@
+//! (value enum — being written)

@@ -1,0 +1,8 @@
+print("hi", 1, 2.5, nil, true, false)
+print(10 // 3, 10 / 2, 2^53, -0.0, 1e100, math.maxinteger, math.mininteger)
+print(setmetatable({}, {__tostring = function() return "custom!" end}))
+print()
+print("")
+print("tab\tinside", "bytes\0nul")
+io.write("io.write and ")
+print("print stay in order")
