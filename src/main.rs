@@ -220,10 +220,6 @@ mod tests {
             ["solvm", "x.lua", "-timeout", "3"]
         );
         assert_eq!(
-            norm(&["solvm", "-e", "print(1)", "-timeout"]),
-            ["solvm", "-e", "print(1)", "-timeout"]
-        );
-        assert_eq!(
             norm(&["solvm", "--timeout", "2s", "-watch", "a.lua", "-check"]),
             ["solvm", "--timeout", "2s", "--watch", "a.lua", "-check"]
         );
