@@ -91,11 +91,18 @@ impl SharedHandle for ChanRef {
 
 impl UserData for ChanRef {
     fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
-        m.add_method("send", |lua, this, (v, timeout): (LuaValue, Option<f64>)| {
-            send_value(lua, &this.0, &v, timeout)
+        m.add_method(
+            "send",
+            |lua, this, (v, timeout): (LuaValue, Option<f64>)| {
+                send_value(lua, &this.0, &v, timeout)
+            },
+        );
+        m.add_method("receive", |lua, this, timeout: Option<f64>| {
+            receive_value(lua, &this.0, timeout)
         });
-        m.add_method("receive", |lua, this, timeout: Option<f64>| receive_value(lua, &this.0, timeout));
-        m.add_method("try_receive", |lua, this, ()| try_receive_value(lua, &this.0));
+        m.add_method("try_receive", |lua, this, ()| {
+            try_receive_value(lua, &this.0)
+        });
         m.add_method("close", |_, this, ()| close_channel(&this.0));
         m.add_method("cap", |_, this, ()| Ok(this.0.cap));
         m.add_method("len", |_, this, ()| Ok(this.0.rx.len()));
@@ -103,12 +110,19 @@ impl UserData for ChanRef {
         m.add_method("is_closed", |_, this, ()| Ok(this.0.is_closed()));
         m.add_meta_method(MetaMethod::Len, |_, this, ()| Ok(this.0.rx.len()));
         m.add_meta_method(MetaMethod::Eq, |_, this, other: mlua::AnyUserData| {
-            Ok(other.borrow::<ChanRef>().map(|o| Arc::ptr_eq(&o.0, &this.0)).unwrap_or(false))
+            Ok(other
+                .borrow::<ChanRef>()
+                .map(|o| Arc::ptr_eq(&o.0, &this.0))
+                .unwrap_or(false))
         });
         m.add_meta_method(MetaMethod::ToString, |_, this, ()| {
             Ok(match &this.0.name {
                 Some(n) => format!("channel '{n}' (capacity {})", this.0.cap),
-                None => format!("channel: {:p} (capacity {})", Arc::as_ptr(&this.0), this.0.cap),
+                None => format!(
+                    "channel: {:p} (capacity {})",
+                    Arc::as_ptr(&this.0),
+                    this.0.cap
+                ),
             })
         });
     }
@@ -154,7 +168,9 @@ pub fn register(lua: &Lua) -> mlua::Result<()> {
         "select",
         lua.create_function(move |lua, args: MultiValue| match args.front() {
             Some(LuaValue::Integer(_) | LuaValue::Number(_)) => lua_select.call::<MultiValue>(args),
-            Some(LuaValue::String(s)) if s.as_bytes().as_ref() == b"#" => lua_select.call::<MultiValue>(args),
+            Some(LuaValue::String(s)) if s.as_bytes().as_ref() == b"#" => {
+                lua_select.call::<MultiValue>(args)
+            }
             _ => select_channels(lua, args),
         })?,
     )?;
@@ -173,7 +189,10 @@ fn make_chan(lua: &Lua, args: MultiValue) -> mlua::Result<LuaValue> {
         Some(name) => {
             let rt = ctx(lua).rt;
             let mut reg = rt.channels.lock();
-            match reg.get(&name).and_then(|c| Arc::clone(c).downcast::<Channel>().ok()) {
+            match reg
+                .get(&name)
+                .and_then(|c| Arc::clone(c).downcast::<Channel>().ok())
+            {
                 Some(existing) if existing.cap == size || args.len() < 2 => existing,
                 Some(existing) => {
                     return Err(mlua::Error::runtime(format!(
@@ -198,7 +217,11 @@ fn size_arg(args: &MultiValue, pos: usize) -> mlua::Result<usize> {
         Some(_) => {
             let n = check_number(args, pos, "chan")?;
             if n < 0.0 || n.fract() != 0.0 || n > 1e9 {
-                return Err(arg_error(pos, "chan", "size must be a whole number from 0 up"));
+                return Err(arg_error(
+                    pos,
+                    "chan",
+                    "size must be a whole number from 0 up",
+                ));
             }
             Ok(n as usize)
         }
@@ -211,7 +234,11 @@ fn opt_timeout(args: &MultiValue, pos: usize, func: &str) -> mlua::Result<Option
         Some(_) => {
             let t = check_number(args, pos, func)?;
             if t.is_nan() || t < 0.0 {
-                return Err(arg_error(pos, func, "timeout must be a non-negative number of seconds"));
+                return Err(arg_error(
+                    pos,
+                    func,
+                    "timeout must be a non-negative number of seconds",
+                ));
             }
             Ok(Some(t))
         }
@@ -219,7 +246,9 @@ fn opt_timeout(args: &MultiValue, pos: usize, func: &str) -> mlua::Result<Option
 }
 
 fn deadline(timeout: Option<f64>) -> Option<Instant> {
-    timeout.and_then(|t| Instant::now().checked_add(Duration::try_from_secs_f64(t).unwrap_or(Duration::MAX)))
+    timeout.and_then(|t| {
+        Instant::now().checked_add(Duration::try_from_secs_f64(t).unwrap_or(Duration::MAX))
+    })
 }
 
 /// A channel from a name (registry) or a channel object.
@@ -241,23 +270,35 @@ fn channel_of(lua: &Lua, v: &LuaValue) -> Option<Arc<Channel>> {
             let name = s.to_str().ok()?.to_string();
             let rt = ctx(lua).rt;
             let reg = rt.channels.lock();
-            reg.get(&name).and_then(|c| Arc::clone(c).downcast::<Channel>().ok())
+            reg.get(&name)
+                .and_then(|c| Arc::clone(c).downcast::<Channel>().ok())
         }
         LuaValue::UserData(ud) => ud.borrow::<ChanRef>().ok().map(|c| Arc::clone(&c.0)),
         _ => None,
     }
 }
 
-fn send_value(lua: &Lua, ch: &Arc<Channel>, v: &LuaValue, timeout: Option<f64>) -> mlua::Result<bool> {
+fn send_value(
+    lua: &Lua,
+    ch: &Arc<Channel>,
+    v: &LuaValue,
+    timeout: Option<f64>,
+) -> mlua::Result<bool> {
     let value = Value::from_lua(lua, v, &format!("value sent on {}", ch.label()))?;
     let tx = ch.tx.read().clone();
     let Some(tx) = tx else {
-        return Err(mlua::Error::runtime(format!("send on closed channel {}", ch.label())));
+        return Err(mlua::Error::runtime(format!(
+            "send on closed channel {}",
+            ch.label()
+        )));
     };
     let pending = match tx.try_send(value) {
         Ok(()) => return Ok(true),
         Err(TrySendError::Disconnected(_)) => {
-            return Err(mlua::Error::runtime(format!("send on closed channel {}", ch.label())))
+            return Err(mlua::Error::runtime(format!(
+                "send on closed channel {}",
+                ch.label()
+            )))
         }
         Err(TrySendError::Full(v)) => v,
     };
@@ -378,7 +419,10 @@ fn received(lua: &Lua, v: Option<Value>) -> mlua::Result<MultiValue> {
 fn try_receive_value(lua: &Lua, ch: &Arc<Channel>) -> mlua::Result<MultiValue> {
     match try_take(ch) {
         Some(v) => received(lua, v),
-        None => Ok(MultiValue::from_iter([LuaValue::Nil, LuaValue::Boolean(false)])),
+        None => Ok(MultiValue::from_iter([
+            LuaValue::Nil,
+            LuaValue::Boolean(false),
+        ])),
     }
 }
 
@@ -386,7 +430,10 @@ fn close_channel(ch: &Arc<Channel>) -> mlua::Result<bool> {
     if ch.close() {
         Ok(true)
     } else {
-        Err(mlua::Error::runtime(format!("close of closed channel {}", ch.label())))
+        Err(mlua::Error::runtime(format!(
+            "close of closed channel {}",
+            ch.label()
+        )))
     }
 }
 
@@ -399,7 +446,11 @@ fn select_channels(lua: &Lua, args: MultiValue) -> mlua::Result<MultiValue> {
         if i + 1 == n && matches!(a, LuaValue::Integer(_) | LuaValue::Number(_)) {
             let t = check_number(&args, i + 1, "select")?;
             if t.is_nan() || t < 0.0 {
-                return Err(arg_error(i + 1, "select", "timeout must be a non-negative number of seconds"));
+                return Err(arg_error(
+                    i + 1,
+                    "select",
+                    "timeout must be a non-negative number of seconds",
+                ));
             }
             timeout = Some(t);
             continue;
@@ -408,11 +459,15 @@ fn select_channels(lua: &Lua, args: MultiValue) -> mlua::Result<MultiValue> {
         chans.push((ch, a.clone()));
     }
     if chans.is_empty() {
-        return Err(mlua::Error::runtime("select: expected at least one channel"));
+        return Err(mlua::Error::runtime(
+            "select: expected at least one channel",
+        ));
     }
     let deliver = |lua: &Lua, v: Option<Value>, label: &LuaValue| -> mlua::Result<MultiValue> {
         Ok(match v {
-            Some(v) => MultiValue::from_iter([v.to_lua(lua)?, label.clone(), LuaValue::Boolean(true)]),
+            Some(v) => {
+                MultiValue::from_iter([v.to_lua(lua)?, label.clone(), LuaValue::Boolean(true)])
+            }
             None => MultiValue::from_iter([LuaValue::Nil, label.clone(), LuaValue::Boolean(false)]),
         })
     };
@@ -421,7 +476,11 @@ fn select_channels(lua: &Lua, args: MultiValue) -> mlua::Result<MultiValue> {
     let blocked = Blocked {
         what: format!(
             "select({})",
-            chans.iter().map(|(c, _)| c.label()).collect::<Vec<_>>().join(", ")
+            chans
+                .iter()
+                .map(|(c, _)| c.label())
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         at: goroutine::caller_location(lua),
         has_timeout: timeout.is_some(),
@@ -434,6 +493,10 @@ fn select_channels(lua: &Lua, args: MultiValue) -> mlua::Result<MultiValue> {
     let refs: Vec<&Arc<Channel>> = chans.iter().map(|(c, _)| c).collect();
     match receive_any(lua, &c, &refs, blocked, deadline)? {
         Some((i, v)) => deliver(lua, v, &chans[i].1),
-        None => Ok(MultiValue::from_iter([LuaValue::Nil, LuaValue::Nil, LuaValue::Boolean(false)])),
+        None => Ok(MultiValue::from_iter([
+            LuaValue::Nil,
+            LuaValue::Nil,
+            LuaValue::Boolean(false),
+        ])),
     }
 }

@@ -61,7 +61,7 @@ pub fn register(lua: &Lua) -> mlua::Result<()> {
     g.set(
         "trace",
         lua.create_function(|lua, msg: Option<String>| {
-            let tb = lua.traceback(msg.as_deref(), 1)?;
+            let tb = lua.traceback(msg.as_deref(), 2)?;
             let text = tb.to_string_lossy();
             report::emit(&format!(
                 "trace: {}\n",
@@ -72,10 +72,24 @@ pub fn register(lua: &Lua) -> mlua::Result<()> {
     )?;
     g.set(
         "on_error",
-        lua.create_function(|lua, f: LuaValue| match f {
-            LuaValue::Function(f) => lua.set_named_registry_value(ON_ERROR_KEY, f),
-            LuaValue::Nil => lua.unset_named_registry_value(ON_ERROR_KEY),
-            other => Err(args::bad_argument(1, "on_error", "function", &other)),
+        lua.create_function(|lua, f: LuaValue| {
+            let c = ctx(lua);
+            match f {
+                LuaValue::Function(f) => {
+                    lua.set_named_registry_value(ON_ERROR_KEY, f)?;
+                    // Uncaught errors of every goroutine are delivered to this one from now on.
+                    *c.rt.on_error_owner.lock() = Some(c.gid);
+                    Ok(())
+                }
+                LuaValue::Nil => {
+                    let mut owner = c.rt.on_error_owner.lock();
+                    if *owner == Some(c.gid) {
+                        *owner = None;
+                    }
+                    lua.unset_named_registry_value(ON_ERROR_KEY)
+                }
+                other => Err(args::bad_argument(1, "on_error", "function", &other)),
+            }
         })?,
     )?;
     Ok(())

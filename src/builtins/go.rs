@@ -64,7 +64,11 @@ fn go(lua: &Lua, args: MultiValue) -> mlua::Result<u64> {
     let func = Value::from_lua(lua, &func, "argument #1 to 'go'")?;
     let mut values = Vec::new();
     for (i, a) in it.enumerate() {
-        values.push(Value::from_lua(lua, &a, &format!("argument #{} to 'go'", i + 2))?);
+        values.push(Value::from_lua(
+            lua,
+            &a,
+            &format!("argument #{} to 'go'", i + 2),
+        )?);
     }
     let c = ctx(lua);
     let spawn = Spawn {
@@ -89,7 +93,14 @@ fn wait(lua: &Lua, (): ()) -> mlua::Result<()> {
     while c.rt.registry.has_descendants(c.gid) {
         // A ChildFinished event wakes the wait; a short deadline guards against a missed one.
         let deadline = std::time::Instant::now() + std::time::Duration::from_millis(250);
-        goroutine::block_on(lua, &c, blocked.clone(), Some(deadline), &mut |_| 0, &mut |_, _| ())?;
+        goroutine::block_on(
+            lua,
+            &c,
+            blocked.clone(),
+            Some(deadline),
+            &mut |_| 0,
+            &mut |_, _| (),
+        )?;
     }
     goroutine::drain_events(lua, &c)
 }

@@ -5,8 +5,8 @@ pub mod chan;
 pub mod core;
 pub mod fs;
 pub mod go;
-pub mod store;
 pub mod json;
+pub mod store;
 
 use mlua::Lua;
 

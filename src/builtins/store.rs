@@ -18,8 +18,14 @@ fn key_arg(v: &LuaValue, func: &str) -> mlua::Result<String> {
 fn expiry(ttl: Option<f64>, func: &str) -> mlua::Result<Option<Instant>> {
     match ttl {
         None => Ok(None),
-        Some(t) if t.is_nan() || t <= 0.0 => Err(arg_error(3, func, "ttl must be a positive number of seconds")),
-        Some(t) => Ok(Instant::now().checked_add(Duration::try_from_secs_f64(t).unwrap_or(Duration::MAX))),
+        Some(t) if t.is_nan() || t <= 0.0 => Err(arg_error(
+            3,
+            func,
+            "ttl must be a positive number of seconds",
+        )),
+        Some(t) => {
+            Ok(Instant::now().checked_add(Duration::try_from_secs_f64(t).unwrap_or(Duration::MAX)))
+        }
     }
 }
 
@@ -35,7 +41,12 @@ pub fn register(lua: &Lua) -> mlua::Result<()> {
         lua.create_function(|lua, k: LuaValue| {
             let key = key_arg(&k, "get")?;
             let rt = ctx(lua).rt;
-            let v = rt.store.lock().get(&key).filter(|e| live(e)).map(|e| e.0.clone());
+            let v = rt
+                .store
+                .lock()
+                .get(&key)
+                .filter(|e| live(e))
+                .map(|e| e.0.clone());
             match v {
                 Some(v) => v.to_lua(lua),
                 None => Ok(LuaValue::Nil),
@@ -74,36 +85,42 @@ pub fn register(lua: &Lua) -> mlua::Result<()> {
     )?;
     store.set(
         "incr",
-        lua.create_function(|lua, (k, n, init): (LuaValue, Option<LuaValue>, Option<LuaValue>)| {
-            let key = key_arg(&k, "incr")?;
-            let num = |v: Option<LuaValue>, pos: usize| -> mlua::Result<Value> {
-                match v {
-                    None | Some(LuaValue::Nil) => Ok(Value::Int(if pos == 2 { 1 } else { 0 })),
-                    Some(LuaValue::Integer(i)) => Ok(Value::Int(i)),
-                    Some(LuaValue::Number(f)) => Ok(Value::Num(f)),
-                    Some(other) => Err(bad_argument(pos, "incr", "number", &other)),
-                }
-            };
-            let by = num(n, 2)?;
-            let init = num(init, 3)?;
-            let rt = ctx(lua).rt;
-            let mut s = rt.store.lock();
-            let current = match s.get(&key).filter(|e| live(e)) {
-                Some((v, _)) => v.clone(),
-                None => init,
-            };
-            let next = match (&current, &by) {
-                (Value::Int(a), Value::Int(b)) => Value::Int(a.wrapping_add(*b)),
-                (Value::Int(a), Value::Num(b)) => Value::Num(*a as f64 + b),
-                (Value::Num(a), Value::Int(b)) => Value::Num(a + *b as f64),
-                (Value::Num(a), Value::Num(b)) => Value::Num(a + b),
-                _ => return Err(mlua::Error::runtime(format!("store.incr: the value under '{key}' is not a number"))),
-            };
-            let exp = s.get(&key).and_then(|e| e.1);
-            s.insert(key, (next.clone(), exp));
-            drop(s);
-            next.to_lua(lua)
-        })?,
+        lua.create_function(
+            |lua, (k, n, init): (LuaValue, Option<LuaValue>, Option<LuaValue>)| {
+                let key = key_arg(&k, "incr")?;
+                let num = |v: Option<LuaValue>, pos: usize| -> mlua::Result<Value> {
+                    match v {
+                        None | Some(LuaValue::Nil) => Ok(Value::Int(if pos == 2 { 1 } else { 0 })),
+                        Some(LuaValue::Integer(i)) => Ok(Value::Int(i)),
+                        Some(LuaValue::Number(f)) => Ok(Value::Num(f)),
+                        Some(other) => Err(bad_argument(pos, "incr", "number", &other)),
+                    }
+                };
+                let by = num(n, 2)?;
+                let init = num(init, 3)?;
+                let rt = ctx(lua).rt;
+                let mut s = rt.store.lock();
+                let current = match s.get(&key).filter(|e| live(e)) {
+                    Some((v, _)) => v.clone(),
+                    None => init,
+                };
+                let next = match (&current, &by) {
+                    (Value::Int(a), Value::Int(b)) => Value::Int(a.wrapping_add(*b)),
+                    (Value::Int(a), Value::Num(b)) => Value::Num(*a as f64 + b),
+                    (Value::Num(a), Value::Int(b)) => Value::Num(a + *b as f64),
+                    (Value::Num(a), Value::Num(b)) => Value::Num(a + b),
+                    _ => {
+                        return Err(mlua::Error::runtime(format!(
+                            "store.incr: the value under '{key}' is not a number"
+                        )))
+                    }
+                };
+                let exp = s.get(&key).and_then(|e| e.1);
+                s.insert(key, (next.clone(), exp));
+                drop(s);
+                next.to_lua(lua)
+            },
+        )?,
     )?;
     store.set(
         "delete",
@@ -116,7 +133,13 @@ pub fn register(lua: &Lua) -> mlua::Result<()> {
         "keys",
         lua.create_function(|lua, ()| {
             let rt = ctx(lua).rt;
-            let mut keys: Vec<String> = rt.store.lock().iter().filter(|(_, e)| live(e)).map(|(k, _)| k.clone()).collect();
+            let mut keys: Vec<String> = rt
+                .store
+                .lock()
+                .iter()
+                .filter(|(_, e)| live(e))
+                .map(|(k, _)| k.clone())
+                .collect();
             keys.sort();
             lua.create_sequence_from(keys)
         })?,

@@ -104,7 +104,9 @@ pub fn wrap_builtins(lua: &Lua, stock: &std::collections::HashSet<Vec<u8>>) -> m
             continue;
         }
         match v {
-            LuaValue::Function(f) if f.info().what == "C" => updates.push((globals.clone(), k, wrap_function(lua, f)?)),
+            LuaValue::Function(f) if f.info().what == "C" => {
+                updates.push((globals.clone(), k, wrap_function(lua, f)?))
+            }
             LuaValue::Table(t) => {
                 for field in t.pairs::<LuaValue, LuaValue>() {
                     if let (fk, LuaValue::Function(f)) = field? {
@@ -119,7 +121,11 @@ pub fn wrap_builtins(lua: &Lua, stock: &std::collections::HashSet<Vec<u8>>) -> m
     }
     // Builtins that live in stock tables (`os.exit`).
     let os: mlua::Table = globals.get("os")?;
-    updates.push((os.clone(), LuaValue::String(lua.create_string("exit")?), wrap_function(lua, os.get("exit")?)?));
+    updates.push((
+        os.clone(),
+        LuaValue::String(lua.create_string("exit")?),
+        wrap_function(lua, os.get("exit")?)?,
+    ));
     for (t, k, f) in updates {
         t.raw_set(k, f)?;
     }
@@ -128,11 +134,17 @@ pub fn wrap_builtins(lua: &Lua, stock: &std::collections::HashSet<Vec<u8>>) -> m
 
 fn wrap_function(lua: &Lua, f: mlua::Function) -> mlua::Result<mlua::Function> {
     // Safety: `exec_raw` pushes `f`; we replace it with a C closure holding it as its upvalue.
-    unsafe { lua.exec_raw::<mlua::Function>(f, |state| mlua::ffi::lua_pushcclosure(state, lua_style_errors, 1)) }
+    unsafe {
+        lua.exec_raw::<mlua::Function>(f, |state| {
+            mlua::ffi::lua_pushcclosure(state, lua_style_errors, 1)
+        })
+    }
 }
 
 /// Calls upvalue 1 with the arguments; an mlua error becomes `"file:line: message"`.
-unsafe extern "C-unwind" fn lua_style_errors(state: *mut mlua::ffi::lua_State) -> std::os::raw::c_int {
+unsafe extern "C-unwind" fn lua_style_errors(
+    state: *mut mlua::ffi::lua_State,
+) -> std::os::raw::c_int {
     use mlua::ffi;
     let nargs = ffi::lua_gettop(state);
     ffi::lua_pushvalue(state, ffi::lua_upvalueindex(1));
@@ -140,7 +152,9 @@ unsafe extern "C-unwind" fn lua_style_errors(state: *mut mlua::ffi::lua_State) -
     if ffi::lua_pcall(state, nargs, ffi::LUA_MULTRET, 0) == ffi::LUA_OK {
         return ffi::lua_gettop(state);
     }
-    if ffi::lua_type(state, -1) == ffi::LUA_TUSERDATA && ffi::luaL_getmetafield(state, -1, c"__type".as_ptr()) != ffi::LUA_TNIL {
+    if ffi::lua_type(state, -1) == ffi::LUA_TUSERDATA
+        && ffi::luaL_getmetafield(state, -1, c"__type".as_ptr()) != ffi::LUA_TNIL
+    {
         ffi::lua_settop(state, -2);
         let mut len = 0usize;
         let text = ffi::luaL_tolstring(state, -1, &mut len);
@@ -172,5 +186,7 @@ pub fn clean_mlua_message(text: &str) -> String {
         msg = &msg[..i];
     }
     let msg = msg.trim();
-    msg.strip_prefix("runtime error: ").unwrap_or(msg).to_string()
+    msg.strip_prefix("runtime error: ")
+        .unwrap_or(msg)
+        .to_string()
 }

@@ -22,7 +22,11 @@ const GOROUTINE_STACK: usize = 1024 * 1024;
 /// Something a goroutine must handle at its next blocking point.
 pub enum Event {
     /// An uncaught error elsewhere, for this goroutine's `on_error` handler.
-    Error { info: ErrorInfo, gid: u64, name: String },
+    Error {
+        info: ErrorInfo,
+        gid: u64,
+        name: String,
+    },
     /// A goroutine this one (transitively) started has finished: `wait` rechecks.
     ChildFinished,
 }
@@ -100,7 +104,11 @@ impl Registry {
     }
 
     /// `true` when `ancestor` started `gid`, directly or through others.
-    fn descends_from(live: &std::collections::HashMap<u64, Arc<GoInfo>>, mut gid: u64, ancestor: u64) -> bool {
+    fn descends_from(
+        live: &std::collections::HashMap<u64, Arc<GoInfo>>,
+        mut gid: u64,
+        ancestor: u64,
+    ) -> bool {
         for _ in 0..10_000 {
             match live.get(&gid) {
                 Some(info) if info.parent == ancestor => return true,
@@ -114,7 +122,8 @@ impl Registry {
     /// Whether any live goroutine descends from `gid`.
     pub fn has_descendants(&self, gid: u64) -> bool {
         let live = self.live.lock();
-        live.keys().any(|&g| g != gid && Self::descends_from(&live, g, gid))
+        live.keys()
+            .any(|&g| g != gid && Self::descends_from(&live, g, gid))
     }
 
     /// The goroutines (other than `except`) that can never wake again, if *every* live goroutine
@@ -130,7 +139,9 @@ impl Registry {
                 continue;
             }
             match &*info.status.lock() {
-                Status::Blocked(b) if !b.has_timeout => blocked.push((info.id, info.name.clone(), b.clone())),
+                Status::Blocked(b) if !b.has_timeout => {
+                    blocked.push((info.id, info.name.clone(), b.clone()))
+                }
                 _ => return None,
             }
         }
@@ -158,7 +169,11 @@ impl Registry {
 
     /// Like [`Registry::all_stuck`], but only trusted when it holds twice, `settle` apart, with no
     /// status change in between (so a wake-up in flight is never mistaken for a deadlock).
-    pub fn stably_stuck(&self, except: Option<u64>, settle: Duration) -> Option<Vec<(u64, String, Blocked)>> {
+    pub fn stably_stuck(
+        &self,
+        except: Option<u64>,
+        settle: Duration,
+    ) -> Option<Vec<(u64, String, Blocked)>> {
         let before = self.generation();
         self.all_stuck(except)?;
         std::thread::sleep(settle);
@@ -228,7 +243,9 @@ pub fn block_on<'a, R>(
 ) -> mlua::Result<Option<R>> {
     ctx.rt.cancel.check()?;
     super::output::flush();
-    ctx.rt.registry.set_status(&ctx.info, Status::Blocked(blocked));
+    ctx.rt
+        .registry
+        .set_status(&ctx.info, Status::Blocked(blocked));
     let result = loop {
         let mut sel = Select::new();
         let n = add_ops(&mut sel);
@@ -286,9 +303,19 @@ pub fn drain_events(lua: &Lua, ctx: &Ctx) -> mlua::Result<()> {
 }
 
 /// Prints the report of an error nobody handled and marks the run as failed.
-pub fn report_unhandled(rt: &Shared, info: &ErrorInfo, gid: u64, name: &str, spawned_at: Option<&str>) {
+pub fn report_unhandled(
+    rt: &Shared,
+    info: &ErrorInfo,
+    gid: u64,
+    name: &str,
+    spawned_at: Option<&str>,
+) {
     rt.failed.store(true, Ordering::Relaxed);
-    let origin = Origin { id: gid, name, spawned_at };
+    let origin = Origin {
+        id: gid,
+        name,
+        spawned_at,
+    };
     report::emit(&report::render(rt, "error", info, Some(&origin)));
 }
 
@@ -330,7 +357,14 @@ pub fn spawn(rt: &Arc<Shared>, parent: u64, spawn: Spawn) -> mlua::Result<u64> {
         rt.next_goroutine_id()
     };
     let interrupt = Arc::new(InterruptHandle::default());
-    let mailbox = register(rt, gid, spawn.name.clone(), parent, Some(spawn.spawned_at.clone()), Arc::clone(&interrupt));
+    let mailbox = register(
+        rt,
+        gid,
+        spawn.name.clone(),
+        parent,
+        Some(spawn.spawned_at.clone()),
+        Arc::clone(&interrupt),
+    );
     let rt2 = Arc::clone(rt);
     let started = std::thread::Builder::new()
         .name(format!("goroutine-{gid}"))
@@ -338,7 +372,9 @@ pub fn spawn(rt: &Arc<Shared>, parent: u64, spawn: Spawn) -> mlua::Result<u64> {
         .spawn(move || run_goroutine(rt2, mailbox, spawn));
     if let Err(e) = started {
         unregister(rt, gid);
-        return Err(mlua::Error::runtime(format!("go: cannot start a thread: {e}")));
+        return Err(mlua::Error::runtime(format!(
+            "go: cannot start a thread: {e}"
+        )));
     }
     Ok(gid)
 }
@@ -352,9 +388,17 @@ fn run_goroutine(rt: Arc<Shared>, mailbox: Mailbox, spawn: Spawn) {
         spawn.globals.install(lua)?;
         let func = match spawn.func.to_lua(lua)? {
             LuaValue::Function(f) => f,
-            _ => return Err(mlua::Error::runtime("go: the goroutine's function did not arrive as a function")),
+            _ => {
+                return Err(mlua::Error::runtime(
+                    "go: the goroutine's function did not arrive as a function",
+                ))
+            }
         };
-        let args = spawn.args.iter().map(|a| a.to_lua(lua)).collect::<mlua::Result<MultiValue>>()?;
+        let args = spawn
+            .args
+            .iter()
+            .map(|a| a.to_lua(lua))
+            .collect::<mlua::Result<MultiValue>>()?;
         if let Err(e) = func.call::<MultiValue>(args) {
             on_goroutine_error(&rt, &state, &e, &spawn);
         }
@@ -378,8 +422,11 @@ fn run_goroutine(rt: Arc<Shared>, mailbox: Mailbox, spawn: Spawn) {
 fn on_goroutine_error(rt: &Arc<Shared>, state: &GoState, err: &mlua::Error, spawn: &Spawn) {
     match rt.cancel.reason() {
         Some(Reason::Timeout) => {
-            let at = super::state::stopped_at(&state.lua)
-                .or_else(|| ErrorInfo::from_lua_error(err).location.map(|(f, l)| format!("{f}:{l}")));
+            let at = super::state::stopped_at(&state.lua).or_else(|| {
+                ErrorInfo::from_lua_error(err)
+                    .location
+                    .map(|(f, l)| format!("{f}:{l}"))
+            });
             rt.stopped.lock().push(format!(
                 "  goroutine {} ({}) was stopped at {}",
                 state.ctx.gid,
@@ -390,7 +437,13 @@ fn on_goroutine_error(rt: &Arc<Shared>, state: &GoState, err: &mlua::Error, spaw
         Some(_) => {}
         None => {
             let info = ErrorInfo::from_lua_error(err);
-            route_error(rt, info, state.ctx.gid, &spawn.name, Some(&spawn.spawned_at));
+            route_error(
+                rt,
+                info,
+                state.ctx.gid,
+                &spawn.name,
+                Some(&spawn.spawned_at),
+            );
         }
     }
 }
@@ -402,7 +455,11 @@ pub fn route_error(rt: &Shared, info: ErrorInfo, gid: u64, name: &str, spawned_a
         let target = rt.registry.live.lock().get(&owner).cloned();
         if let Some(t) = target {
             if t.id != gid {
-                let _ = t.events.send(Event::Error { info, gid, name: name.to_string() });
+                let _ = t.events.send(Event::Error {
+                    info,
+                    gid,
+                    name: name.to_string(),
+                });
                 return;
             }
         }
@@ -420,7 +477,10 @@ pub fn wait_for_others(lua: &Lua, ctx: &Ctx) {
         if others == 0 || rt.cancel.reason().is_some() {
             return;
         }
-        if let Some(stuck) = rt.registry.stably_stuck(Some(ctx.gid), Duration::from_millis(50)) {
+        if let Some(stuck) = rt
+            .registry
+            .stably_stuck(Some(ctx.gid), Duration::from_millis(50))
+        {
             if !stuck.is_empty() {
                 let mut text = format!(
                     "{} goroutine{} leaked:\n",
@@ -428,14 +488,18 @@ pub fn wait_for_others(lua: &Lua, ctx: &Ctx) {
                     if stuck.len() == 1 { "" } else { "s" }
                 );
                 for (id, name, b) in &stuck {
-                    text.push_str(&format!("  goroutine {id} ({name}): blocked in {} at {}\n", b.what, b.at));
+                    text.push_str(&format!(
+                        "  goroutine {id} ({name}): blocked in {} at {}\n",
+                        b.what, b.at
+                    ));
                 }
                 report::emit(&text);
                 return;
             }
         }
         let mut guard = rt.goroutine_wait.lock();
-        rt.goroutine_done.wait_for(&mut guard, Duration::from_millis(100));
+        rt.goroutine_done
+            .wait_for(&mut guard, Duration::from_millis(100));
     }
 }
 
@@ -448,7 +512,10 @@ pub fn start_deadlock_watch(rt: &Arc<Shared>) -> (Sender<()>, std::thread::JoinH
         .name("solvm-deadlock".into())
         .stack_size(128 * 1024)
         .spawn(move || loop {
-            if !matches!(stopped.recv_timeout(Duration::from_millis(200)), Err(crossbeam_channel::RecvTimeoutError::Timeout)) {
+            if !matches!(
+                stopped.recv_timeout(Duration::from_millis(200)),
+                Err(crossbeam_channel::RecvTimeoutError::Timeout)
+            ) {
                 return;
             }
             if rt.cancel.reason().is_some() {
@@ -466,7 +533,10 @@ pub fn start_deadlock_watch(rt: &Arc<Shared>) -> (Sender<()>, std::thread::JoinH
             if let Some(stuck) = rt.registry.stably_stuck(None, Duration::from_millis(100)) {
                 let mut text = String::from("fatal: all goroutines are asleep - deadlock!\n");
                 for (id, name, b) in &stuck {
-                    text.push_str(&format!("  goroutine {id} ({name}): blocked in {} at {}\n", b.what, b.at));
+                    text.push_str(&format!(
+                        "  goroutine {id} ({name}): blocked in {} at {}\n",
+                        b.what, b.at
+                    ));
                 }
                 report::emit(&text);
                 rt.failed.store(true, Ordering::Relaxed);

@@ -33,7 +33,13 @@ impl GoState {
         // Safety: the main thread lives as long as `lua`; `Drop` detaches before `lua` is closed.
         unsafe { interrupt.push(lua.current_thread().state()) };
         let gid = mailbox.info.id;
-        let ctx = Ctx { rt: Arc::clone(rt), gid, interrupt: Arc::clone(&interrupt), info: mailbox.info, events: mailbox.events };
+        let ctx = Ctx {
+            rt: Arc::clone(rt),
+            gid,
+            interrupt: Arc::clone(&interrupt),
+            info: mailbox.info,
+            events: mailbox.events,
+        };
         lua.set_app_data(ctx.clone());
         if let Some(reason) = rt.cancel.reason() {
             interrupt.fire(reason);
@@ -202,7 +208,8 @@ pub fn run_main(rt: &Arc<Shared>, program: Program) -> Outcome {
         let deadline = std::time::Instant::now() + std::time::Duration::from_millis(500);
         while rt.registry.live.lock().len() > 1 && std::time::Instant::now() < deadline {
             let mut guard = rt.goroutine_wait.lock();
-            rt.goroutine_done.wait_for(&mut guard, std::time::Duration::from_millis(20));
+            rt.goroutine_done
+                .wait_for(&mut guard, std::time::Duration::from_millis(20));
         }
         let stopped = rt.stopped.lock().clone();
         if !stopped.is_empty() {

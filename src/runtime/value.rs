@@ -57,8 +57,14 @@ pub struct Graph {
 }
 
 enum Node {
-    Table { entries: Vec<(Value, Value)>, meta: Option<Value> },
-    Function { code: Box<[u8]>, upvalues: Vec<Upvalue> },
+    Table {
+        entries: Vec<(Value, Value)>,
+        meta: Option<Value>,
+    },
+    Function {
+        code: Box<[u8]>,
+        upvalues: Vec<Upvalue>,
+    },
 }
 
 enum Upvalue {
@@ -66,7 +72,10 @@ enum Upvalue {
     /// The function's `_ENV`: rebound to the receiving state's globals.
     Env,
     /// The same upvalue as upvalue `index` (1-based) of function node `node`.
-    Joined { node: u32, index: u32 },
+    Joined {
+        node: u32,
+        index: u32,
+    },
 }
 
 /// A runtime object that crosses by reference (channel, connection, listener).
@@ -98,7 +107,11 @@ pub struct TransferError {
 
 impl fmt::Display for TransferError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "cannot send {} to another goroutine ({})", self.what, self.path)
+        write!(
+            f,
+            "cannot send {} to another goroutine ({})",
+            self.what, self.path
+        )
     }
 }
 
@@ -202,7 +215,9 @@ impl Value {
             Value::Builtin(path) => resolve_builtin(lua, path),
             Value::Handle(h) => h.0.push(lua),
             Value::Graph(g) => decode_graph(lua, g),
-            Value::Ref(_) => Err(mlua::Error::runtime("internal error: dangling value reference")),
+            Value::Ref(_) => Err(mlua::Error::runtime(
+                "internal error: dangling value reference",
+            )),
         }
     }
 
@@ -215,7 +230,11 @@ impl Value {
                 .iter()
                 .map(|n| match n {
                     Node::Table { entries, .. } => {
-                        entries.iter().map(|(k, v)| k.approx_size() + v.approx_size()).sum::<usize>() + 32
+                        entries
+                            .iter()
+                            .map(|(k, v)| k.approx_size() + v.approx_size())
+                            .sum::<usize>()
+                            + 32
                     }
                     Node::Function { code, upvalues } => code.len() + upvalues.len() * 24,
                 })
@@ -264,8 +283,18 @@ impl<'a> Encoder<'a> {
     }
 
     fn fail(&self, what: &str) -> mlua::Error {
-        let path = self.path.iter().rev().cloned().collect::<Vec<_>>().join(" of ");
-        TransferError { what: what.to_string(), path }.into()
+        let path = self
+            .path
+            .iter()
+            .rev()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(" of ");
+        TransferError {
+            what: what.to_string(),
+            path,
+        }
+        .into()
     }
 
     fn finish(self, top: Value) -> Value {
@@ -409,10 +438,13 @@ impl<'a> Encoder<'a> {
         let mut upvalues = Vec::new();
         let globals_ptr = self.lua.globals().to_pointer() as usize;
         for i in 1u32.. {
-            let (name, value): (Option<mlua::LuaString>, LuaValue) = self.kit.getupvalue.call((f, i))?;
+            let (name, value): (Option<mlua::LuaString>, LuaValue) =
+                self.kit.getupvalue.call((f, i))?;
             let Some(name) = name else { break };
             let name = name.to_string_lossy();
-            if name == "_ENV" && matches!(&value, LuaValue::Table(t) if t.to_pointer() as usize == globals_ptr) {
+            if name == "_ENV"
+                && matches!(&value, LuaValue::Table(t) if t.to_pointer() as usize == globals_ptr)
+            {
                 upvalues.push(Upvalue::Env);
                 continue;
             }
@@ -439,7 +471,10 @@ impl<'a> Encoder<'a> {
     fn builtin_path(&self, ptr: usize) -> mlua::Result<Option<Arc<str>>> {
         let mut cache = self.kit.builtins_by_ptr.borrow_mut();
         if cache.is_none() {
-            *cache = Some(build_builtin_map(self.lua, &self.kit.builtin_names.borrow())?);
+            *cache = Some(build_builtin_map(
+                self.lua,
+                &self.kit.builtin_names.borrow(),
+            )?);
         }
         Ok(cache.as_ref().and_then(|m| m.get(&ptr).cloned()))
     }
@@ -447,7 +482,10 @@ impl<'a> Encoder<'a> {
 
 /// Maps the pointers of every builtin global function, library table and library function to
 /// their path (`print`, `string`, `string.format`).
-fn build_builtin_map(lua: &Lua, names: &HashSet<Vec<u8>>) -> mlua::Result<HashMap<usize, Arc<str>>> {
+fn build_builtin_map(
+    lua: &Lua,
+    names: &HashSet<Vec<u8>>,
+) -> mlua::Result<HashMap<usize, Arc<str>>> {
     let mut map = HashMap::new();
     let globals = lua.globals();
     map.insert(globals.to_pointer() as usize, Arc::from("_G"));
@@ -464,7 +502,8 @@ fn build_builtin_map(lua: &Lua, names: &HashSet<Vec<u8>>) -> mlua::Result<HashMa
                     if let (LuaValue::String(k), LuaValue::Function(f)) = pair? {
                         if f.info().what == "C" {
                             let path = format!("{name}.{}", k.to_string_lossy());
-                            map.entry(f.to_pointer() as usize).or_insert_with(|| Arc::from(path.as_str()));
+                            map.entry(f.to_pointer() as usize)
+                                .or_insert_with(|| Arc::from(path.as_str()));
                         }
                     }
                 }
@@ -487,7 +526,9 @@ fn resolve_builtin(lua: &Lua, path: &str) -> mlua::Result<LuaValue> {
         };
     }
     match cur {
-        LuaValue::Nil => Err(mlua::Error::runtime(format!("builtin '{path}' does not exist in this goroutine"))),
+        LuaValue::Nil => Err(mlua::Error::runtime(format!(
+            "builtin '{path}' does not exist in this goroutine"
+        ))),
         v => Ok(v),
     }
 }
@@ -508,10 +549,14 @@ fn decode_graph(lua: &Lua, g: &Graph) -> mlua::Result<LuaValue> {
     let mut objs = Vec::with_capacity(g.nodes.len());
     for node in &g.nodes {
         objs.push(match node {
-            Node::Table { entries, .. } => LuaValue::Table(lua.create_table_with_capacity(0, entries.len())?),
-            Node::Function { code, .. } => {
-                LuaValue::Function(lua.load(&code[..]).set_mode(ChunkMode::Binary).into_function()?)
+            Node::Table { entries, .. } => {
+                LuaValue::Table(lua.create_table_with_capacity(0, entries.len())?)
             }
+            Node::Function { code, .. } => LuaValue::Function(
+                lua.load(&code[..])
+                    .set_mode(ChunkMode::Binary)
+                    .into_function()?,
+            ),
         });
     }
     let value = |v: &Value| -> mlua::Result<LuaValue> {
@@ -558,8 +603,11 @@ fn decode_graph(lua: &Lua, g: &Graph) -> mlua::Result<LuaValue> {
 /// The user-defined globals of a state, each converted on its own so one that cannot cross is left
 /// behind without stopping the others (SPEC §3).
 pub struct GlobalsSnapshot {
-    entries: Vec<(Box<[u8]>, Result<Value, String>)>,
+    entries: Vec<GlobalCopy>,
 }
+
+/// One global's name and its copy, or why it stayed behind.
+type GlobalCopy = (Box<[u8]>, Result<Value, String>);
 
 impl GlobalsSnapshot {
     /// Copies every global that a fresh state does not have.
@@ -575,10 +623,15 @@ impl GlobalsSnapshot {
             }
             let root = format!("global '{}'", String::from_utf8_lossy(&name_bytes));
             let converted = match &v {
-                LuaValue::Table(_) | LuaValue::Function(_) | LuaValue::UserData(_) | LuaValue::Thread(_) => {
+                LuaValue::Table(_)
+                | LuaValue::Function(_)
+                | LuaValue::UserData(_)
+                | LuaValue::Thread(_) => {
                     let mut enc = Encoder::new(lua, &kit);
                     enc.path.push(root);
-                    enc.encode(&v).map(|top| enc.finish(top)).map_err(|e| e.to_string())
+                    enc.encode(&v)
+                        .map(|top| enc.finish(top))
+                        .map_err(|e| e.to_string())
                 }
                 _ => Value::from_lua(lua, &v, &root).map_err(|e| e.to_string()),
             };
@@ -677,7 +730,8 @@ mod tests {
 
     #[test]
     fn closure_with_upvalues_runs_in_the_other_state() {
-        let (b, v) = moved("local a, b, c = 10, 'x', {n = 5}; return function(k) return a + c.n + k, b end");
+        let (b, v) =
+            moved("local a, b, c = 10, 'x', {n = 5}; return function(k) return a + c.n + k, b end");
         let f = v.as_function().unwrap();
         let (n, s): (i64, String) = f.call(1).unwrap();
         assert_eq!((n, s.as_str()), (16, "x"));
@@ -694,8 +748,13 @@ mod tests {
 
     #[test]
     fn cycles_and_shared_references_keep_their_shape() {
-        let (b, v) = moved("local t = {name = 't'}; t.self = t; local s = {}; t.a = s; t.b = s; return t");
-        let r = check(&b, v, "return function(t) return t.self == t and t.a == t.b and t.a ~= nil end");
+        let (b, v) =
+            moved("local t = {name = 't'}; t.self = t; local s = {}; t.a = s; t.b = s; return t");
+        let r = check(
+            &b,
+            v,
+            "return function(t) return t.self == t and t.a == t.b and t.a ~= nil end",
+        );
         assert_eq!(r, LuaValue::Boolean(true));
     }
 
@@ -725,13 +784,18 @@ mod tests {
              local function get() return n end
              return {inc = inc, get = get}",
         );
-        let r = check(&b, v, "return function(t) t.inc() t.inc() return t.get() end");
+        let r = check(
+            &b,
+            v,
+            "return function(t) t.inc() t.inc() return t.get() end",
+        );
         assert_eq!(r, LuaValue::Integer(2));
     }
 
     #[test]
     fn builtins_cross_by_reference() {
-        let (b, v) = moved("local fmt, s = string.format, string; return {fmt, s, print, math.floor}");
+        let (b, v) =
+            moved("local fmt, s = string.format, string; return {fmt, s, print, math.floor}");
         let r = check(
             &b,
             v,
@@ -756,7 +820,9 @@ mod tests {
             .set_name("@main.lua")
             .eval()
             .unwrap();
-        let err = Value::from_lua(&a, &v, "argument #1 to 'go'").unwrap_err().to_string();
+        let err = Value::from_lua(&a, &v, "argument #1 to 'go'")
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("cannot send a coroutine to another goroutine (upvalue 'co' of function at main.lua:2 of argument #1 to 'go')"),
             "{err}"
@@ -766,21 +832,34 @@ mod tests {
     #[test]
     fn nested_bad_value_names_its_field() {
         let a = state();
-        let v: LuaValue = a.load("return {cfg = {co = coroutine.create(print)}}").eval().unwrap();
-        let err = Value::from_lua(&a, &v, "value sent").unwrap_err().to_string();
-        assert!(err.contains("(field 'co' of field 'cfg' of value sent)"), "{err}");
+        let v: LuaValue = a
+            .load("return {cfg = {co = coroutine.create(print)}}")
+            .eval()
+            .unwrap();
+        let err = Value::from_lua(&a, &v, "value sent")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("(field 'co' of field 'cfg' of value sent)"),
+            "{err}"
+        );
     }
 
     #[test]
     fn untransferable_metatable_is_left_behind() {
         let (b, v) = moved("return setmetatable({x = 1}, {co = coroutine.create(print)})");
-        let r = check(&b, v, "return function(t) return t.x == 1 and getmetatable(t) == nil end");
+        let r = check(
+            &b,
+            v,
+            "return function(t) return t.x == 1 and getmetatable(t) == nil end",
+        );
         assert_eq!(r, LuaValue::Boolean(true));
     }
 
     #[test]
     fn transferable_metatable_is_copied() {
-        let (b, v) = moved("return setmetatable({}, {__index = function(_, k) return k .. '!' end})");
+        let (b, v) =
+            moved("return setmetatable({}, {__index = function(_, k) return k .. '!' end})");
         let r = check(&b, v, "return function(t) return t.hi end");
         assert_eq!(r, LuaValue::String(b.create_string("hi!").unwrap()));
     }
@@ -788,7 +867,10 @@ mod tests {
     #[test]
     fn deep_nesting_is_an_error_not_a_crash() {
         let a = state();
-        let v: LuaValue = a.load("local t = {} for i = 1, 10000 do t = {t} end return t").eval().unwrap();
+        let v: LuaValue = a
+            .load("local t = {} for i = 1, 10000 do t = {t} end return t")
+            .eval()
+            .unwrap();
         let err = Value::from_lua(&a, &v, "x").unwrap_err().to_string();
         assert!(err.contains("nested deeper than"), "{err}");
     }
@@ -810,8 +892,15 @@ mod tests {
         assert_eq!(n, 42);
         let name: String = b.load("return config.name").eval().unwrap();
         assert_eq!(name, "x");
-        let err = b.load("return co").eval::<LuaValue>().unwrap_err().to_string();
-        assert!(err.contains("global 'co' stayed in the goroutine that started this one"), "{err}");
+        let err = b
+            .load("return co")
+            .eval::<LuaValue>()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("global 'co' stayed in the goroutine that started this one"),
+            "{err}"
+        );
         // The original is unchanged: copies never flow back.
         let n: i64 = a.load("return counter").eval().unwrap();
         assert_eq!(n, 41);
@@ -823,13 +912,19 @@ mod tests {
         is_send::<Value>();
         let (tx, rx) = std::sync::mpsc::channel();
         let a = state();
-        let v: LuaValue = a.load("return {1, {2}, function(x) return x * 2 end}").eval().unwrap();
+        let v: LuaValue = a
+            .load("return {1, {2}, function(x) return x * 2 end}")
+            .eval()
+            .unwrap();
         tx.send(Value::from_lua(&a, &v, "x").unwrap()).unwrap();
         let handle = std::thread::spawn(move || {
             let val = rx.recv().unwrap();
             let b = state();
             let t = val.to_lua(&b).unwrap();
-            let f: Function = b.load("return function(t) return t[3](t[2][1]) end").eval().unwrap();
+            let f: Function = b
+                .load("return function(t) return t[3](t[2][1]) end")
+                .eval()
+                .unwrap();
             f.call::<i64>(t).unwrap()
         });
         assert_eq!(handle.join().unwrap(), 4);
