@@ -3,6 +3,7 @@
 
 pub mod core;
 pub mod fs;
+pub mod import;
 pub mod json;
 
 use mlua::Lua;
@@ -12,5 +13,6 @@ pub fn register_all(lua: &Lua) -> mlua::Result<()> {
     core::register(lua)?;
     json::register(lua)?;
     fs::register(lua)?;
+    import::register(lua)?;
     Ok(())
 }
