@@ -5,6 +5,7 @@ pub mod chan;
 pub mod core;
 pub mod fs;
 pub mod go;
+pub mod import;
 pub mod json;
 pub mod store;
 
@@ -18,5 +19,6 @@ pub fn register_all(lua: &Lua) -> mlua::Result<()> {
     store::register(lua)?;
     json::register(lua)?;
     fs::register(lua)?;
+    import::register(lua)?;
     Ok(())
 }

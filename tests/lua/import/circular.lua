@@ -1,0 +1,2 @@
+-- Modules that import each other are an error, not endless recursion.
+import("cycle_a")

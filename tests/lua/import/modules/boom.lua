@@ -1,0 +1,5 @@
+local boom = {}
+
+error("boom went the module")
+
+return boom

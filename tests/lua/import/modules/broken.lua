@@ -1,0 +1,3 @@
+local broken = {}
+broken.x = = 1
+return broken

@@ -1,0 +1,1 @@
+side_effect = "set by no_return"

@@ -1,0 +1,1 @@
+return { kind = "package from init.lua" }

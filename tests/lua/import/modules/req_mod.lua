@@ -1,0 +1,2 @@
+print("req_mod loaded")
+return { answer = 42 }

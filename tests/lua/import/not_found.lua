@@ -1,0 +1,2 @@
+-- A missing module: the error lists every place searched.
+import("nope")

@@ -1,0 +1,1 @@
+return { place = "beside the script" }
