@@ -20,7 +20,7 @@ print(string.format("spawn+finish: %d goroutines, %.1f us each", N, (t1 - t0) * 
 local ping, pong = chan(), chan()
 local R = tonumber(arg[2]) or 20000
 go(function(ping, pong, R)
-    for _ = 1, R do pong:send(ping:receive()) end
+    for _ = 1, R do pong:send((ping:receive())) end
 end, ping, pong, R)
 t0 = wall()
 for i = 1, R do ping:send(i); pong:receive() end

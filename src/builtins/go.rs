@@ -92,7 +92,7 @@ fn wait(lua: &Lua, (): ()) -> mlua::Result<()> {
     };
     while c.rt.registry.has_descendants(c.gid) {
         // A ChildFinished event wakes the wait; a short deadline guards against a missed one.
-        let deadline = std::time::Instant::now() + std::time::Duration::from_millis(250);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_millis(50);
         goroutine::block_on(
             lua,
             &c,

@@ -156,7 +156,10 @@ impl Registry {
             let can_wake = b.waits_on.iter().any(|w| match w {
                 WaitOn::Receive(ch) => ch.is_closed() || !ch.is_empty(),
                 WaitOn::Send(ch) => ch.is_closed() || !ch.is_full() || receiving.contains(&ch.id()),
-                WaitOn::Children => false,
+                // `wait()` returns as soon as no descendant is alive.
+                WaitOn::Children => !live
+                    .keys()
+                    .any(|&g| g != id && Self::descends_from(&live, g, id)),
             });
             if can_wake {
                 return None;
