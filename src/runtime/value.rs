@@ -196,8 +196,7 @@ impl Value {
             _ => {
                 let kit = kit(lua)?;
                 let mut enc = Encoder::new(lua, &kit);
-                enc.path.push(root.to_string());
-                let top = enc.encode(v)?;
+                let top = enc.encode(v).map_err(|e| e.into_lua(root))?;
                 Ok(enc.finish(top))
             }
         }
@@ -252,10 +251,48 @@ struct Encoder<'a> {
     seen: HashMap<usize, u32>,
     /// Upvalue identity → (function node, upvalue index).
     upvalue_ids: HashMap<usize, (u32, u32)>,
-    /// Where we are, outermost first; rendered innermost first in errors.
-    path: Vec<String>,
     depth: usize,
 }
+
+/// Why encoding stopped: a value that cannot cross, or a Lua error. The path of a refused value is
+/// built while the error unwinds (innermost first), so successful transfers pay nothing for it.
+enum EncodeError {
+    Refused { what: String, path: Vec<String> },
+    Lua(mlua::Error),
+}
+
+impl From<mlua::Error> for EncodeError {
+    fn from(e: mlua::Error) -> Self {
+        EncodeError::Lua(e)
+    }
+}
+
+impl EncodeError {
+    /// Adds the step through which the refused value was reached.
+    fn within(mut self, step: impl FnOnce() -> String) -> Self {
+        if let EncodeError::Refused { path, .. } = &mut self {
+            path.push(step());
+        }
+        self
+    }
+
+    /// The error a script sees; `root` says where the whole value came from.
+    fn into_lua(self, root: &str) -> mlua::Error {
+        match self {
+            EncodeError::Refused { what, mut path } => {
+                path.push(root.to_string());
+                TransferError {
+                    what,
+                    path: path.join(" of "),
+                }
+                .into()
+            }
+            EncodeError::Lua(e) => e,
+        }
+    }
+}
+
+type EncodeResult<T> = Result<T, EncodeError>;
 
 /// Deeper than this, a value is refused rather than risking the thread's stack.
 const MAX_DEPTH: usize = 200;
@@ -264,9 +301,6 @@ const MAX_DEPTH: usize = 200;
 struct Checkpoint {
     nodes: usize,
     depth: usize,
-    path: usize,
-    seen: Vec<usize>,
-    upvalues: Vec<usize>,
 }
 
 impl<'a> Encoder<'a> {
@@ -277,24 +311,15 @@ impl<'a> Encoder<'a> {
             nodes: Vec::new(),
             seen: HashMap::new(),
             upvalue_ids: HashMap::new(),
-            path: Vec::new(),
             depth: 0,
         }
     }
 
-    fn fail(&self, what: &str) -> mlua::Error {
-        let path = self
-            .path
-            .iter()
-            .rev()
-            .cloned()
-            .collect::<Vec<_>>()
-            .join(" of ");
-        TransferError {
+    fn fail(&self, what: &str) -> EncodeError {
+        EncodeError::Refused {
             what: what.to_string(),
-            path,
+            path: Vec::new(),
         }
-        .into()
     }
 
     fn finish(self, top: Value) -> Value {
@@ -307,7 +332,7 @@ impl<'a> Encoder<'a> {
         }
     }
 
-    fn encode(&mut self, v: &LuaValue) -> mlua::Result<Value> {
+    fn encode(&mut self, v: &LuaValue) -> EncodeResult<Value> {
         match v {
             LuaValue::Nil => Ok(Value::Nil),
             LuaValue::Boolean(b) => Ok(Value::Bool(*b)),
@@ -344,7 +369,7 @@ impl<'a> Encoder<'a> {
         idx
     }
 
-    fn enter(&mut self) -> mlua::Result<()> {
+    fn enter(&mut self) -> EncodeResult<()> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
             return Err(self.fail(&format!("a value nested deeper than {MAX_DEPTH} levels")));
@@ -352,7 +377,7 @@ impl<'a> Encoder<'a> {
         Ok(())
     }
 
-    fn encode_table(&mut self, t: &Table) -> mlua::Result<Value> {
+    fn encode_table(&mut self, t: &Table) -> EncodeResult<Value> {
         let ptr = t.to_pointer() as usize;
         if let Some(&idx) = self.seen.get(&ptr) {
             return Ok(Value::Ref(idx));
@@ -362,20 +387,13 @@ impl<'a> Encoder<'a> {
         let mut entries = Vec::with_capacity(t.raw_len());
         for pair in t.pairs::<LuaValue, LuaValue>() {
             let (k, v) = pair?;
-            self.path.push(describe_key(&k));
-            let key = self.encode(&k)?;
-            let val = self.encode(&v)?;
-            self.path.pop();
+            let key = self.encode(&k).map_err(|e| e.within(|| describe_key(&k)))?;
+            let val = self.encode(&v).map_err(|e| e.within(|| describe_key(&k)))?;
             entries.push((key, val));
         }
         // A metatable crosses only when it can (SPEC §3); one that cannot is left behind silently.
         let meta = match t.metatable() {
-            Some(mt) => {
-                self.path.push("metatable".into());
-                let m = self.try_encode(&LuaValue::Table(mt));
-                self.path.pop();
-                m
-            }
+            Some(mt) => self.try_encode(&LuaValue::Table(mt)),
             None => None,
         };
         self.nodes[idx as usize] = Some(Node::Table { entries, meta });
@@ -399,23 +417,19 @@ impl<'a> Encoder<'a> {
         Checkpoint {
             nodes: self.nodes.len(),
             depth: self.depth,
-            path: self.path.len(),
-            seen: self.seen.keys().copied().collect(),
-            upvalues: self.upvalue_ids.keys().copied().collect(),
         }
     }
 
     fn rollback(&mut self, cp: Checkpoint) {
+        // Everything recorded since the checkpoint points at nodes reserved since then.
+        let keep = cp.nodes as u32;
         self.nodes.truncate(cp.nodes);
-        let keep: HashSet<usize> = cp.seen.into_iter().collect();
-        self.seen.retain(|k, _| keep.contains(k));
-        let keep: HashSet<usize> = cp.upvalues.into_iter().collect();
-        self.upvalue_ids.retain(|k, _| keep.contains(k));
+        self.seen.retain(|_, idx| *idx < keep);
+        self.upvalue_ids.retain(|_, (node, _)| *node < keep);
         self.depth = cp.depth;
-        self.path.truncate(cp.path);
     }
 
-    fn encode_function(&mut self, f: &Function) -> mlua::Result<Value> {
+    fn encode_function(&mut self, f: &Function) -> EncodeResult<Value> {
         let ptr = f.to_pointer() as usize;
         if let Some(&idx) = self.seen.get(&ptr) {
             return Ok(Value::Ref(idx));
@@ -428,11 +442,13 @@ impl<'a> Encoder<'a> {
             };
         }
         self.enter()?;
-        let desc = format!(
-            "function at {}:{}",
-            info.short_src.as_deref().unwrap_or("?"),
-            info.line_defined.unwrap_or(0)
-        );
+        let desc = || {
+            format!(
+                "function at {}:{}",
+                info.short_src.as_deref().unwrap_or("?"),
+                info.line_defined.unwrap_or(0)
+            )
+        };
         let idx = self.reserve(ptr);
         let code = f.dump(false).into_boxed_slice();
         let mut upvalues = Vec::new();
@@ -457,9 +473,9 @@ impl<'a> Encoder<'a> {
                 continue;
             }
             self.upvalue_ids.insert(id, (idx, i));
-            self.path.push(format!("upvalue '{name}' of {desc}"));
-            let v = self.encode(&value)?;
-            self.path.pop();
+            let v = self
+                .encode(&value)
+                .map_err(|e| e.within(|| format!("upvalue '{name}' of {}", desc())))?;
             upvalues.push(Upvalue::Value(v));
         }
         self.nodes[idx as usize] = Some(Node::Function { code, upvalues });
@@ -628,10 +644,9 @@ impl GlobalsSnapshot {
                 | LuaValue::UserData(_)
                 | LuaValue::Thread(_) => {
                     let mut enc = Encoder::new(lua, &kit);
-                    enc.path.push(root);
                     enc.encode(&v)
                         .map(|top| enc.finish(top))
-                        .map_err(|e| e.to_string())
+                        .map_err(|e| e.into_lua(&root).to_string())
                 }
                 _ => Value::from_lua(lua, &v, &root).map_err(|e| e.to_string()),
             };
