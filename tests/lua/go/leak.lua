@@ -1,0 +1,6 @@
+local c = chan("numbers")
+go(function()
+  receive("numbers")
+end)
+sleep(0.1)
+print("main done")

@@ -1,0 +1,4 @@
+go(function() sleep(100) end)
+print("waiting")
+wait()
+print("unreachable")
