@@ -3,5 +3,5 @@ go(function() error("boom in goroutine") end)
 sleep(0.2)
 go(function() send("ge", "still running") end)
 print(receive("ge"))
--- no wait(): see known_bugs/wait_spurious_deadlock
+wait()
 print("main end")

@@ -4,4 +4,4 @@ go(function()
   send("nd", "late value")
 end)
 print(receive("nd"))
--- no wait(): see known_bugs/wait_spurious_deadlock
+wait()

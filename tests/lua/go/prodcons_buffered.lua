@@ -17,5 +17,5 @@ while true do
   count = count + 1
   sum = sum + v
 end
--- no wait(): see known_bugs/wait_spurious_deadlock
+wait()
 print(count, sum)

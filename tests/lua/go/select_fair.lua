@@ -16,6 +16,6 @@ for _ = 1, 2000 do
   counts[from] = counts[from] + 1
 end
 close("fa"); close("fb")
--- no wait(): see known_bugs/wait_spurious_deadlock
+wait()
 if counts.fa >= 200 and counts.fb >= 200 then print("fair") else print(counts.fa, counts.fb) end
 print(counts.fa + counts.fb)

@@ -17,8 +17,8 @@ go(function()
 end)
 go(function(t, n) send("tr", "arg " .. t.k .. n) end, {k = "v"}, 7)
 local out = {}
-for _ = 1, 6 do out[#out + 1] = receive("tr") end
--- no wait(): see known_bugs/wait_spurious_deadlock
+for _ = 1, 7 do out[#out + 1] = receive("tr") end
+wait()
 table.sort(out)
 for _, s in ipairs(out) do print(s) end
 local co = coroutine.create(function() end)

@@ -9,4 +9,4 @@ end)
 print(ok)
 print(receive("tg"))
 print(receive("tg"))
--- no wait(): see known_bugs/wait_spurious_deadlock
+wait()
