@@ -67,46 +67,74 @@ const LONG_OPTIONS: &[&str] = &[
     "help",
 ];
 
-/// Rewrites Go-style `-timeout` to `--timeout`, up to the script name (its own arguments are left alone).
+/// Long options that take a value.
+const VALUE_OPTIONS: &[&str] = &[
+    "--timeout",
+    "--memory-limit",
+    "--max-goroutines",
+    "--workers",
+];
+
+/// Prepares the command line for clap: Go-style `-timeout` becomes `--timeout` (any other
+/// multi-letter single-dash word too, so a typo is reported in full), and a `--` goes in front of the
+/// script name — or after `-e CODE` — so everything after it belongs to the script, as in `lua`.
 fn normalize_args(raw: Vec<String>) -> Vec<String> {
-    let mut out = Vec::with_capacity(raw.len());
+    let mut out = Vec::with_capacity(raw.len() + 1);
     let mut iter = raw.into_iter();
     if let Some(bin) = iter.next() {
         out.push(bin);
     }
-    let mut expecting_value = false;
-    for a in iter.by_ref() {
-        if expecting_value {
+    while let Some(a) = iter.next() {
+        if a == "--" {
             out.push(a);
-            expecting_value = false;
-            continue;
+            break;
         }
-        let name = a
+        let word = a
             .strip_prefix('-')
-            .filter(|r| !r.starts_with('-'))
-            .map(|r| r.split('=').next().unwrap_or(r));
-        match name {
-            Some(n) if LONG_OPTIONS.contains(&n) => out.push(format!("-{a}")),
-            _ => {
-                let takes_value = a == "-e"
-                    || (a.starts_with("--")
-                        && !a.contains('=')
-                        && [
-                            "--timeout",
-                            "--memory-limit",
-                            "--max-goroutines",
-                            "--workers",
-                        ]
-                        .contains(&a.as_str()));
-                let is_option = a.starts_with('-') && a != "-";
-                out.push(a);
-                if takes_value {
-                    expecting_value = true;
-                } else if !is_option {
-                    break;
+            .filter(|r| r.len() > 1 && !r.starts_with('-'));
+        let a = match word {
+            Some(w) => {
+                let name = w.split('=').next().unwrap_or(w);
+                let go_style = LONG_OPTIONS.contains(&name)
+                    || (!name.starts_with('e')
+                        && name.chars().all(|c| c.is_ascii_lowercase() || c == '-'));
+                if go_style {
+                    format!("-{a}")
+                } else {
+                    a
                 }
             }
+            None => a,
+        };
+        if a == "-e" {
+            out.push(a);
+            if let Some(code) = iter.next() {
+                out.push(code);
+            }
+            out.push("--".into());
+            break;
         }
+        if a.starts_with("-e") && !a.starts_with("--") {
+            // `-eCODE`
+            out.push(a);
+            out.push("--".into());
+            break;
+        }
+        if VALUE_OPTIONS.contains(&a.as_str()) {
+            out.push(a);
+            if let Some(v) = iter.next() {
+                out.push(v);
+            }
+            continue;
+        }
+        if a.starts_with('-') && a != "-" {
+            out.push(a);
+            continue;
+        }
+        // The script: it and everything after are positional.
+        out.push("--".into());
+        out.push(a);
+        break;
     }
     out.extend(iter);
     out
@@ -205,11 +233,11 @@ mod tests {
     fn go_spelling_becomes_long_option() {
         assert_eq!(
             norm(&["solvm", "-timeout", "10s", "x.lua"]),
-            ["solvm", "--timeout", "10s", "x.lua"]
+            ["solvm", "--timeout", "10s", "--", "x.lua"]
         );
         assert_eq!(
             norm(&["solvm", "-timeout=1s", "x.lua"]),
-            ["solvm", "--timeout=1s", "x.lua"]
+            ["solvm", "--timeout=1s", "--", "x.lua"]
         );
     }
 
@@ -217,11 +245,19 @@ mod tests {
     fn script_arguments_are_left_alone() {
         assert_eq!(
             norm(&["solvm", "x.lua", "-timeout", "3"]),
-            ["solvm", "x.lua", "-timeout", "3"]
+            ["solvm", "--", "x.lua", "-timeout", "3"]
         );
         assert_eq!(
             norm(&["solvm", "--timeout", "2s", "-watch", "a.lua", "-check"]),
-            ["solvm", "--timeout", "2s", "--watch", "a.lua", "-check"]
+            [
+                "solvm",
+                "--timeout",
+                "2s",
+                "--watch",
+                "--",
+                "a.lua",
+                "-check"
+            ]
         );
     }
 }

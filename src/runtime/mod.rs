@@ -175,6 +175,9 @@ pub fn run(config: Config, program: Program) -> Outcome {
     outcome
 }
 
+/// How long a cancelled run may take to wind down before the process is ended regardless.
+const HARD_STOP_GRACE: Duration = Duration::from_secs(2);
+
 /// A thread that cancels the run when the deadline passes.
 struct Watchdog {
     done: crossbeam_channel::Sender<()>,
@@ -199,6 +202,18 @@ fn start_watchdog(rt: &Arc<Shared>, limit: Duration) -> Watchdog {
         .spawn(move || {
             if let Err(crossbeam_channel::RecvTimeoutError::Timeout) = done_rx.recv_timeout(limit) {
                 rt.cancel(Reason::Timeout);
+                // The hook cannot reach code that never runs a Lua instruction: a blocking C call
+                // (`os.execute`, `io.read`) or a `__gc` finalizer (Lua disables hooks there). If the
+                // run has not wound down after a grace period, end the process anyway.
+                if let Err(crossbeam_channel::RecvTimeoutError::Timeout) = done_rx.recv_timeout(HARD_STOP_GRACE) {
+                    report::emit(&format!(
+                        "timeout: the run exceeded its time limit of {limit:?} (--timeout) and did not stop within \
+                         {HARD_STOP_GRACE:?} (blocked in a C call such as os.execute or io.read, or in a __gc \
+                         finalizer); exiting\n"
+                    ));
+                    output::flush();
+                    std::process::exit(Outcome::Timeout.exit_code());
+                }
             }
         })
         .expect("cannot start the deadline thread");

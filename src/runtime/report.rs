@@ -277,7 +277,22 @@ fn token_span(
     }
     let tok = tok.strip_prefix('\'').and_then(|t| t.strip_suffix('\''))?;
     let text = &src[line.clone()];
-    let at = text.find(tok)?;
+    // Lua reports the line, not the column. The token it stopped at is usually the last whole-token
+    // occurrence on the line (earlier ones parsed fine), so prefer that over the first.
+    let is_word = |c: char| c.is_alphanumeric() || c == '_';
+    let whole = |i: usize| {
+        let before = text[..i].chars().next_back();
+        let after = text[i + tok.len()..].chars().next();
+        let starts_word = tok.chars().next().is_some_and(is_word);
+        let ends_word = tok.chars().next_back().is_some_and(is_word);
+        !(starts_word && before.is_some_and(is_word)) && !(ends_word && after.is_some_and(is_word))
+    };
+    let at = text
+        .match_indices(tok)
+        .map(|(i, _)| i)
+        .filter(|&i| whole(i))
+        .last()
+        .or_else(|| text.find(tok))?;
     Some(line.start + at..line.start + at + tok.len().max(1))
 }
 
@@ -316,5 +331,13 @@ mod tests {
         let span = token_span(src, line, "')' expected near 'y'").unwrap();
         assert_eq!(&src[span.clone()], "y");
         assert_eq!(span.start - line_start(src, 2).unwrap() + 1, 9);
+        // An earlier use of the same name is not the culprit.
+        let src = "local b = 1 print(a b)";
+        let span = token_span(src, line_span(src, 1).unwrap(), "')' expected near 'b'").unwrap();
+        assert_eq!(span.start + 1, 21);
+        // Nor is a name that merely contains the token.
+        let src = "local ab = 1 print(a b ab2)";
+        let span = token_span(src, line_span(src, 1).unwrap(), "')' expected near 'b'").unwrap();
+        assert_eq!(span.start + 1, 22);
     }
 }
