@@ -2,7 +2,7 @@
 //! objects with methods. Built on crossbeam channels; every blocking operation goes through
 //! `goroutine::block_on`, so the timeout, shutdown and this goroutine's events reach it.
 
-use crate::runtime::args::{arg_error, bad_argument, check_number};
+use crate::runtime::args::{arg_error, bad_argument, check_number, wrap_function};
 use crate::runtime::goroutine::{self, Blocked, ChannelState, WaitOn};
 use crate::runtime::value::{self, SharedHandle, Value};
 use crate::runtime::{ctx, Ctx};
@@ -48,6 +48,14 @@ impl Channel {
         }
     }
 
+    /// Go's wording: `send on closed channel "jobs"` (`send on closed channel` when anonymous).
+    fn closed_error(&self, what: &str) -> mlua::Error {
+        match &self.name {
+            Some(n) => mlua::Error::runtime(format!("{what} closed channel \"{n}\"")),
+            None => mlua::Error::runtime(format!("{what} closed channel")),
+        }
+    }
+
     fn close(&self) -> bool {
         if self.closed.swap(true, Ordering::AcqRel) {
             return false;
@@ -89,25 +97,16 @@ impl SharedHandle for ChanRef {
     }
 }
 
+/// Registry key of the table of channel methods (the same functions as the globals, so
+/// `ch:send(v)` and `send(ch, v)` behave and fail identically).
+const METHODS_KEY: &str = "solvm.chan_methods";
+
 impl UserData for ChanRef {
     fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
-        m.add_method(
-            "send",
-            |lua, this, (v, timeout): (LuaValue, Option<f64>)| {
-                send_value(lua, &this.0, &v, timeout)
-            },
-        );
-        m.add_method("receive", |lua, this, timeout: Option<f64>| {
-            receive_value(lua, &this.0, timeout)
+        m.add_meta_function(MetaMethod::Index, |lua, (_, key): (LuaValue, LuaValue)| {
+            let methods: mlua::Table = lua.named_registry_value(METHODS_KEY)?;
+            methods.raw_get::<LuaValue>(key)
         });
-        m.add_method("try_receive", |lua, this, ()| {
-            try_receive_value(lua, &this.0)
-        });
-        m.add_method("close", |_, this, ()| close_channel(&this.0));
-        m.add_method("cap", |_, this, ()| Ok(this.0.cap));
-        m.add_method("len", |_, this, ()| Ok(this.0.rx.len()));
-        m.add_method("name", |_, this, ()| Ok(this.0.name.clone()));
-        m.add_method("is_closed", |_, this, ()| Ok(this.0.is_closed()));
         m.add_meta_method(MetaMethod::Len, |_, this, ()| Ok(this.0.rx.len()));
         m.add_meta_method(MetaMethod::Eq, |_, this, other: mlua::AnyUserData| {
             Ok(other
@@ -126,6 +125,47 @@ impl UserData for ChanRef {
             })
         });
     }
+}
+
+/// The methods of channel objects, wrapped like every builtin so errors read as Lua's own.
+fn register_methods(lua: &Lua) -> mlua::Result<()> {
+    let g = lua.globals();
+    let methods = lua.create_table()?;
+    for name in ["send", "receive", "try_receive", "close"] {
+        methods.raw_set(name, wrap_function(lua, g.get(name)?)?)?;
+    }
+    let this = |lua: &Lua, args: &MultiValue, func: &str| channel_arg(lua, args, 1, func);
+    methods.raw_set(
+        "cap",
+        wrap_function(
+            lua,
+            lua.create_function(move |lua, a: MultiValue| Ok(this(lua, &a, "cap")?.cap))?,
+        )?,
+    )?;
+    methods.raw_set(
+        "len",
+        wrap_function(
+            lua,
+            lua.create_function(move |lua, a: MultiValue| Ok(this(lua, &a, "len")?.rx.len()))?,
+        )?,
+    )?;
+    methods.raw_set(
+        "name",
+        wrap_function(
+            lua,
+            lua.create_function(move |lua, a: MultiValue| Ok(this(lua, &a, "name")?.name.clone()))?,
+        )?,
+    )?;
+    methods.raw_set(
+        "is_closed",
+        wrap_function(
+            lua,
+            lua.create_function(move |lua, a: MultiValue| {
+                Ok(this(lua, &a, "is_closed")?.is_closed())
+            })?,
+        )?,
+    )?;
+    lua.set_named_registry_value(METHODS_KEY, methods)
 }
 
 /// Installs the channel builtins (and keeps Lua's own `select` reachable through ours).
@@ -174,7 +214,7 @@ pub fn register(lua: &Lua) -> mlua::Result<()> {
             _ => select_channels(lua, args),
         })?,
     )?;
-    Ok(())
+    register_methods(lua)
 }
 
 fn make_chan(lua: &Lua, args: MultiValue) -> mlua::Result<LuaValue> {
@@ -287,19 +327,11 @@ fn send_value(
     let value = Value::from_lua(lua, v, &format!("value sent on {}", ch.label()))?;
     let tx = ch.tx.read().clone();
     let Some(tx) = tx else {
-        return Err(mlua::Error::runtime(format!(
-            "send on closed channel {}",
-            ch.label()
-        )));
+        return Err(ch.closed_error("send on"));
     };
     let pending = match tx.try_send(value) {
         Ok(()) => return Ok(true),
-        Err(TrySendError::Disconnected(_)) => {
-            return Err(mlua::Error::runtime(format!(
-                "send on closed channel {}",
-                ch.label()
-            )))
-        }
+        Err(TrySendError::Disconnected(_)) => return Err(ch.closed_error("send on")),
         Err(TrySendError::Full(v)) => v,
     };
     let c = ctx(lua);
@@ -311,7 +343,7 @@ fn send_value(
         waits_on: vec![WaitOn::Send(ch.clone() as Arc<dyn ChannelState>)],
     };
     let mut pending = Some(pending);
-    let closed = || mlua::Error::runtime(format!("send on closed channel {}", ch.label()));
+    let closed = || ch.closed_error("send on");
     loop {
         let outcome = goroutine::block_on(
             lua,
@@ -430,10 +462,7 @@ fn close_channel(ch: &Arc<Channel>) -> mlua::Result<bool> {
     if ch.close() {
         Ok(true)
     } else {
-        Err(mlua::Error::runtime(format!(
-            "close of closed channel {}",
-            ch.label()
-        )))
+        Err(ch.closed_error("close of"))
     }
 }
 

@@ -132,7 +132,8 @@ pub fn wrap_builtins(lua: &Lua, stock: &std::collections::HashSet<Vec<u8>>) -> m
     Ok(())
 }
 
-fn wrap_function(lua: &Lua, f: mlua::Function) -> mlua::Result<mlua::Function> {
+/// Wraps one builtin function so its errors read like Lua's own (see [`wrap_builtins`]).
+pub fn wrap_function(lua: &Lua, f: mlua::Function) -> mlua::Result<mlua::Function> {
     // Safety: `exec_raw` pushes `f`; we replace it with a C closure holding it as its upvalue.
     unsafe {
         lua.exec_raw::<mlua::Function>(f, |state| {
