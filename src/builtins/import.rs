@@ -6,7 +6,6 @@
 use crate::runtime::{args, ctx, report, state};
 use mlua::{Function, Lua, MultiValue, Table, Value as LuaValue};
 use std::path::{Component, Path, PathBuf};
-use std::sync::Arc;
 
 /// Registry key of the table of imported modules' values, keyed by resolved absolute path.
 const CACHE_KEY: &str = "solvm.import.cache";
@@ -265,7 +264,7 @@ fn run_module(
     if let Some(mut files) = lua.app_data_mut::<ModuleFiles>() {
         files.loading.pop();
     }
-    let mut value = result.map_err(keep_module_traceback)?;
+    let mut value = result?;
     let loaded = loaded_table(lua);
     if value.is_nil() {
         value = loaded
@@ -278,21 +277,6 @@ fn run_module(
         loaded.set(name, value.clone())?;
     }
     Ok(value)
-}
-
-/// An error raised by Lua code in a module arrives as text with the full traceback (through the
-/// module's frames) appended. Carrying that traceback beside the message keeps it in the report,
-/// which would otherwise show only the traceback of the `import` call.
-fn keep_module_traceback(err: mlua::Error) -> mlua::Error {
-    if let mlua::Error::RuntimeError(text) = &err {
-        if let Some(at) = text.find("\nstack traceback:") {
-            return mlua::Error::CallbackError {
-                traceback: text[at + 1..].to_string(),
-                cause: Arc::new(mlua::Error::RuntimeError(text[..at].to_string())),
-            };
-        }
-    }
-    err
 }
 
 /// A module that does not parse: `path:line: syntax error in module 'name': <Lua's message>`, keeping

@@ -148,9 +148,12 @@ unsafe extern "C-unwind" fn lua_style_errors(
 ) -> std::os::raw::c_int {
     use mlua::ffi;
     let nargs = ffi::lua_gettop(state);
-    ffi::lua_pushvalue(state, ffi::lua_upvalueindex(1));
+    ffi::lua_pushcfunction(state, remember_traceback);
     ffi::lua_insert(state, 1);
-    if ffi::lua_pcall(state, nargs, ffi::LUA_MULTRET, 0) == ffi::LUA_OK {
+    ffi::lua_pushvalue(state, ffi::lua_upvalueindex(1));
+    ffi::lua_insert(state, 2);
+    if ffi::lua_pcall(state, nargs, ffi::LUA_MULTRET, 1) == ffi::LUA_OK {
+        ffi::lua_remove(state, 1);
         return ffi::lua_gettop(state);
     }
     if ffi::lua_type(state, -1) == ffi::LUA_TUSERDATA
@@ -159,35 +162,102 @@ unsafe extern "C-unwind" fn lua_style_errors(
         ffi::lua_settop(state, -2);
         let mut len = 0usize;
         let text = ffi::luaL_tolstring(state, -1, &mut len);
-        let has_location = {
+        let (has_location, has_inner_traceback) = {
             let bytes = std::slice::from_raw_parts(text as *const u8, len);
-            let msg = clean_mlua_message(&String::from_utf8_lossy(bytes));
+            let (msg, inner_tb) = split_mlua_message(&String::from_utf8_lossy(bytes));
             let located = super::report::split_location(&msg).is_some();
+            if let Some(tb) = &inner_tb {
+                ffi::lua_pushlstring(state, tb.as_ptr() as *const _, tb.len());
+            }
             ffi::lua_pushlstring(state, msg.as_ptr() as *const _, msg.len());
-            located
-            // `msg` is dropped here, before any longjmp below.
+            (located, inner_tb.is_some())
+            // `msg` and `inner_tb` are dropped here, before any longjmp below.
         };
         if !has_location {
             ffi::luaL_where(state, 1);
             ffi::lua_rotate(state, -2, 1);
             ffi::lua_concat(state, 2);
         }
+        if has_inner_traceback {
+            // Stack: ..., traceback, message. Remember both for the report, raise the message.
+            ffi::lua_pushvalue(state, -1);
+            ffi::lua_setfield(state, ffi::LUA_REGISTRYINDEX, c"solvm.inner_error".as_ptr());
+            ffi::lua_rotate(state, -2, 1);
+            ffi::lua_setfield(
+                state,
+                ffi::LUA_REGISTRYINDEX,
+                c"solvm.inner_traceback".as_ptr(),
+            );
+        }
     }
     ffi::lua_error(state)
+}
+
+/// Registry keys of the last Lua error that passed through a builtin, and the traceback taken where
+/// it was raised (the frames below the builtin are gone by the time the error reaches the top).
+pub const INNER_ERROR_KEY: &str = "solvm.inner_error";
+pub const INNER_TRACEBACK_KEY: &str = "solvm.inner_traceback";
+
+/// Message handler of [`lua_style_errors`]: for an error raised by Lua code called from a builtin
+/// (a module's chunk, a callback), remembers the full traceback at the point of error.
+unsafe extern "C-unwind" fn remember_traceback(
+    state: *mut mlua::ffi::lua_State,
+) -> std::os::raw::c_int {
+    use mlua::ffi;
+    if ffi::lua_type(state, 1) == ffi::LUA_TSTRING && ffi::lua_checkstack(state, 4) != 0 {
+        ffi::luaL_traceback(state, state, std::ptr::null(), 1);
+        ffi::lua_setfield(
+            state,
+            ffi::LUA_REGISTRYINDEX,
+            c"solvm.inner_traceback".as_ptr(),
+        );
+        ffi::lua_pushvalue(state, 1);
+        ffi::lua_setfield(state, ffi::LUA_REGISTRYINDEX, c"solvm.inner_error".as_ptr());
+    }
+    ffi::lua_settop(state, 1);
+    1
+}
+
+/// The traceback taken where `info`'s error was raised, if it passed through a builtin.
+pub fn inner_traceback(lua: &Lua, info: &super::report::ErrorInfo) -> Option<String> {
+    let msg: String = lua.named_registry_value(INNER_ERROR_KEY).ok()?;
+    if msg != info.one_line() && msg != info.message {
+        return None;
+    }
+    let tb: String = lua.named_registry_value(INNER_TRACEBACK_KEY).ok()?;
+    Some(
+        tb.trim_start_matches("stack traceback:")
+            .trim_start_matches('\n')
+            .to_string(),
+    )
 }
 
 /// The message inside mlua's rendering of an error: the innermost `caused by:`, without the
 /// `runtime error: ` prefix and without a traceback.
 pub fn clean_mlua_message(text: &str) -> String {
-    let mut msg = match text.rfind("caused by: ") {
+    split_mlua_message(text).0
+}
+
+/// The message inside mlua's rendering of an error, and the traceback of Lua frames that mlua
+/// appended to it when the error was raised by Lua code the builtin called (a module, a callback).
+fn split_mlua_message(text: &str) -> (String, Option<String>) {
+    let inner = match text.rfind("caused by: ") {
         Some(i) => &text[i + "caused by: ".len()..],
         None => text,
     };
-    if let Some(i) = msg.find("\nstack traceback:") {
-        msg = &msg[..i];
-    }
+    let (msg, tb) = match inner.find("\nstack traceback:") {
+        Some(i) => {
+            let frames = &inner[i + "\nstack traceback:".len()..];
+            // mlua may append the callback's own traceback after the inner one.
+            let frames = frames.split("stack traceback:").next().unwrap_or(frames);
+            (&inner[..i], Some(frames.trim_matches('\n').to_string()))
+        }
+        None => (inner, None),
+    };
     let msg = msg.trim();
-    msg.strip_prefix("runtime error: ")
+    let msg = msg
+        .strip_prefix("runtime error: ")
         .unwrap_or(msg)
-        .to_string()
+        .to_string();
+    (msg, tb.filter(|t| !t.trim().is_empty()))
 }

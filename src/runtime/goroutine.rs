@@ -439,7 +439,7 @@ fn on_goroutine_error(rt: &Arc<Shared>, state: &GoState, err: &mlua::Error, spaw
         }
         Some(_) => {}
         None => {
-            let info = ErrorInfo::from_lua_error(err);
+            let info = ErrorInfo::from_lua_error_in(&state.lua, err);
             route_error(
                 rt,
                 info,

@@ -40,6 +40,17 @@ impl ErrorInfo {
         }
     }
 
+    /// Like [`ErrorInfo::from_lua_error`], for an error that ended a call in `lua`: when the error
+    /// was raised by Lua code below a builtin (a module, a callback), the traceback taken where it
+    /// was raised replaces the shorter one taken at the top.
+    pub fn from_lua_error_in(lua: &mlua::Lua, err: &mlua::Error) -> ErrorInfo {
+        let mut info = ErrorInfo::from_lua_error(err);
+        if let Some(tb) = super::args::inner_traceback(lua, &info) {
+            info.traceback = Some(tb);
+        }
+        info
+    }
+
     /// `file:line: message`, the form Lua itself prints.
     pub fn one_line(&self) -> String {
         match &self.location {
@@ -285,7 +296,7 @@ fn token_span(
         let after = text[i + tok.len()..].chars().next();
         let starts_word = tok.chars().next().is_some_and(is_word);
         let ends_word = tok.chars().next_back().is_some_and(is_word);
-        !(starts_word && before.is_some_and(is_word)) && !(ends_word && after.is_some_and(is_word))
+        !(starts_word && before.is_some_and(is_word) || ends_word && after.is_some_and(is_word))
     };
     let at = text
         .match_indices(tok)

@@ -196,7 +196,7 @@ pub fn run_main(rt: &Arc<Shared>, program: Program) -> Outcome {
         }
         Err(e) => {
             if rt.cancel.reason().is_none() {
-                deliver_on_error(lua, 1, "main", &ErrorInfo::from_lua_error(&e));
+                deliver_on_error(lua, 1, "main", &ErrorInfo::from_lua_error_in(lua, &e));
             }
             report_main_error(rt, lua, &e);
         }
@@ -224,7 +224,7 @@ pub fn run_main(rt: &Arc<Shared>, program: Program) -> Outcome {
 
 /// Reports an error that ended the main chunk, in the form its cause calls for.
 fn report_main_error(rt: &Shared, lua: &Lua, err: &mlua::Error) {
-    let info = ErrorInfo::from_lua_error(err);
+    let info = ErrorInfo::from_lua_error_in(lua, err);
     match rt.cancel.reason() {
         Some(Reason::Timeout) => {
             let limit = rt
