@@ -284,6 +284,35 @@ pub fn block_on<'a, R>(
     result
 }
 
+/// How long one slice of a blocking I/O wait lasts (sockets get this as their read timeout), so
+/// cancellation and events are seen at least this often.
+pub const IO_SLICE: Duration = Duration::from_millis(50);
+
+/// Blocking I/O done in slices: `step` does one bounded attempt (a socket read with an
+/// [`IO_SLICE`] timeout, say) and returns `Ok(Some(v))` when finished, `Ok(None)` to go on. Between
+/// slices the run's cancellation is checked and this goroutine's events run. While waiting the
+/// goroutine counts as busy (never part of a deadlock).
+pub fn io_wait<T>(
+    lua: &Lua,
+    ctx: &Ctx,
+    step: &mut dyn FnMut() -> mlua::Result<Option<T>>,
+) -> mlua::Result<T> {
+    super::output::flush();
+    ctx.rt.registry.set_status(&ctx.info, Status::Busy);
+    let result = loop {
+        if let Err(e) = ctx.rt.cancel.check().and_then(|_| drain_events(lua, ctx)) {
+            break Err(e);
+        }
+        match step() {
+            Ok(Some(v)) => break Ok(v),
+            Ok(None) => {}
+            Err(e) => break Err(e),
+        }
+    };
+    ctx.rt.registry.set_status(&ctx.info, Status::Running);
+    result
+}
+
 /// Runs one event on this goroutine.
 pub fn handle_event(lua: &Lua, ctx: &Ctx, ev: Event) -> mlua::Result<()> {
     match ev {
@@ -477,10 +506,12 @@ pub fn wait_for_others(lua: &Lua, ctx: &Ctx) {
     loop {
         let _ = drain_events(lua, ctx);
         let others = rt.registry.live.lock().len().saturating_sub(1);
-        if others == 0 || rt.cancel.reason().is_some() {
+        if others == 0 && rt.services() == 0 || rt.cancel.reason().is_some() {
             return;
         }
-        if let Some(stuck) = rt
+        if rt.services() > 0 {
+            // A running service can wake anyone; wait for it to stop.
+        } else if let Some(stuck) = rt
             .registry
             .stably_stuck(Some(ctx.gid), Duration::from_millis(50))
         {
@@ -530,7 +561,7 @@ pub fn start_deadlock_watch(rt: &Arc<Shared>) -> (Sender<()>, std::thread::JoinH
                 .lock()
                 .get(&1)
                 .is_some_and(|m| matches!(&*m.status.lock(), Status::Blocked(_)));
-            if !main_blocked {
+            if !main_blocked || rt.services() > 0 {
                 continue;
             }
             if let Some(stuck) = rt.registry.stably_stuck(None, Duration::from_millis(100)) {

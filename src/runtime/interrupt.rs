@@ -156,6 +156,19 @@ impl InterruptHandle {
         self.inner.lock().stack.clear();
     }
 
+    /// Removes the interrupt hook again, so the state can run Lua normally. For per-call limits (a
+    /// server handler over `--timeout`): fire, let the call fail, then reset. Do not reset while the
+    /// whole run is cancelled.
+    pub fn reset(&self) {
+        let mut t = self.inner.lock();
+        if t.fired.take().is_some() {
+            for &state in &t.stack {
+                // Safety: as in `fire`.
+                unsafe { ffi::lua_sethook(state as *mut ffi::lua_State, None, 0, 0) };
+            }
+        }
+    }
+
     /// Installs the interrupt hook on every thread this goroutine is running.
     pub fn fire(&self, reason: Reason) {
         let mut t = self.inner.lock();
@@ -228,3 +241,57 @@ unsafe fn raise_cancel(state: *mut ffi::lua_State, reason: Reason) -> ! {
 
 /// Shared ownership of a goroutine's interrupt handle.
 pub type InterruptRef = Arc<InterruptHandle>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fired_state_stops_a_tight_loop_and_runs_again_after_reset() {
+        let lua = mlua::Lua::new();
+        let handle = Arc::new(InterruptHandle::default());
+        // Safety: the main thread lives as long as `lua`, which outlives the handle's use here.
+        unsafe { handle.push(lua.current_thread().state()) };
+        let h2 = Arc::clone(&handle);
+        let firer = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            h2.fire(Reason::Timeout);
+        });
+        let err = lua
+            .load("while true do end")
+            .exec()
+            .unwrap_err()
+            .to_string();
+        firer.join().unwrap();
+        assert!(err.contains("timeout"), "{err}");
+        // Still fired: any Lua code is stopped at once, even under pcall.
+        assert!(lua
+            .load("local ok = pcall(function() end) return 1")
+            .exec()
+            .is_err());
+        handle.reset();
+        let n: i64 = lua
+            .load("local s = 0 for i = 1, 1000 do s = s + i end return s")
+            .eval()
+            .unwrap();
+        assert_eq!(n, 500500);
+        handle.detach();
+    }
+
+    #[test]
+    fn cancel_wakes_sleepers_at_once() {
+        let cancel = Arc::new(Cancel::default());
+        let c2 = Arc::clone(&cancel);
+        let t = std::time::Instant::now();
+        let sleeper = std::thread::spawn(move || c2.sleep(std::time::Duration::from_secs(30)));
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        assert!(cancel.cancel(Reason::Signal));
+        assert!(
+            !cancel.cancel(Reason::Timeout),
+            "only the first reason sticks"
+        );
+        assert!(sleeper.join().unwrap().is_err());
+        assert!(t.elapsed() < std::time::Duration::from_secs(10));
+        assert_eq!(cancel.reason(), Some(Reason::Signal));
+    }
+}

@@ -59,6 +59,10 @@ pub struct Shared {
     pub store: Mutex<HashMap<String, (value::Value, Option<std::time::Instant>)>>,
     /// Names of the globals a fresh state has (everything else is user-defined).
     pub builtin_globals: std::sync::OnceLock<Arc<std::collections::HashSet<Vec<u8>>>>,
+    /// Services running now (servers, listeners, cron jobs, file watches): they keep the run alive.
+    services: std::sync::atomic::AtomicUsize,
+    /// Set once any service has started: from then on the whole-run timeout no longer applies.
+    service_started: AtomicBool,
     /// The previous `check_memory` sample, for its diffs.
     pub memory_sample: Mutex<Option<[i64; 3]>>,
     next_goroutine: AtomicU64,
@@ -88,6 +92,8 @@ impl Shared {
             store: Mutex::new(HashMap::new()),
             builtin_globals: std::sync::OnceLock::new(),
             memory_sample: Mutex::new(None),
+            services: std::sync::atomic::AtomicUsize::new(0),
+            service_started: AtomicBool::new(false),
             next_goroutine: AtomicU64::new(1),
             color: report::use_color(),
             failed: AtomicBool::new(false),
@@ -100,6 +106,27 @@ impl Shared {
         self.next_goroutine.fetch_add(1, Ordering::Relaxed)
     }
 
+    /// Marks a service (server, listener, cron job, file watch) as running until the guard is
+    /// dropped. While any runs, the run stays alive, and once one has started the whole-run timeout
+    /// no longer applies (SPEC §4).
+    pub fn start_service(self: &Arc<Self>) -> ServiceGuard {
+        self.services.fetch_add(1, Ordering::AcqRel);
+        self.service_started.store(true, Ordering::Release);
+        ServiceGuard {
+            rt: Arc::clone(self),
+        }
+    }
+
+    /// How many services are running.
+    pub fn services(&self) -> usize {
+        self.services.load(Ordering::Acquire)
+    }
+
+    /// Whether a service has ever started in this run.
+    pub fn is_service(&self) -> bool {
+        self.service_started.load(Ordering::Acquire)
+    }
+
     /// Cancels the run and interrupts every goroutine wherever it is.
     pub fn cancel(&self, reason: Reason) {
         if self.cancel.cancel(reason) {
@@ -108,6 +135,18 @@ impl Shared {
             }
             self.goroutine_done.notify_all();
         }
+    }
+}
+
+/// Keeps a service counted as running; see [`Shared::start_service`].
+pub struct ServiceGuard {
+    rt: Arc<Shared>,
+}
+
+impl Drop for ServiceGuard {
+    fn drop(&mut self) {
+        self.rt.services.fetch_sub(1, Ordering::AcqRel);
+        self.rt.goroutine_done.notify_all();
     }
 }
 
@@ -201,6 +240,10 @@ fn start_watchdog(rt: &Arc<Shared>, limit: Duration) -> Watchdog {
         .stack_size(64 * 1024)
         .spawn(move || {
             if let Err(crossbeam_channel::RecvTimeoutError::Timeout) = done_rx.recv_timeout(limit) {
+                if rt.is_service() {
+                    // A service runs until stopped or signalled (SPEC §4).
+                    return;
+                }
                 rt.cancel(Reason::Timeout);
                 // The hook cannot reach code that never runs a Lua instruction: a blocking C call
                 // (`os.execute`, `io.read`) or a `__gc` finalizer (Lua disables hooks there). If the
