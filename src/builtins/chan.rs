@@ -56,7 +56,19 @@ impl Channel {
         }
     }
 
-    fn close(&self) -> bool {
+    /// A sender for producers outside Lua (a listener thread feeding connections), or `None` once
+    /// the channel is closed. A producer should stop when [`Channel::is_open`] turns false.
+    pub fn sender(&self) -> Option<Sender<Value>> {
+        self.tx.read().clone()
+    }
+
+    /// Whether the channel is still open.
+    pub fn is_open(&self) -> bool {
+        !self.closed.load(Ordering::Acquire)
+    }
+
+    /// Closes the channel from Rust (a producer that has ended); `false` if it already was.
+    pub fn close(&self) -> bool {
         if self.closed.swap(true, Ordering::AcqRel) {
             return false;
         }
