@@ -348,7 +348,7 @@ fn send_value(
     };
     let c = ctx(lua);
     let deadline = deadline(timeout);
-    let blocked = Blocked {
+    let blocked = || Blocked {
         what: format!("send({})", ch.label()),
         at: goroutine::caller_location(lua),
         has_timeout: timeout.is_some(),
@@ -360,7 +360,7 @@ fn send_value(
         let outcome = goroutine::block_on(
             lua,
             &c,
-            blocked.clone(),
+            &blocked,
             deadline,
             &mut |sel| {
                 sel.send(&tx);
@@ -404,7 +404,7 @@ fn receive_any(
     lua: &Lua,
     c: &Ctx,
     chans: &[&Arc<Channel>],
-    blocked: Blocked,
+    blocked: &dyn Fn() -> Blocked,
     deadline: Option<Instant>,
 ) -> mlua::Result<Option<(usize, Option<Value>)>> {
     goroutine::block_on(
@@ -428,13 +428,13 @@ fn receive_value(lua: &Lua, ch: &Arc<Channel>, timeout: Option<f64>) -> mlua::Re
     }
     let c = ctx(lua);
     let deadline = deadline(timeout);
-    let blocked = Blocked {
+    let blocked = || Blocked {
         what: format!("receive({})", ch.label()),
         at: goroutine::caller_location(lua),
         has_timeout: timeout.is_some(),
         waits_on: vec![WaitOn::Receive(ch.clone() as Arc<dyn ChannelState>)],
     };
-    match receive_any(lua, &c, &[ch], blocked, deadline)? {
+    match receive_any(lua, &c, &[ch], &blocked, deadline)? {
         Some((_, v)) => received(lua, v),
         None => Ok(MultiValue::from_iter([
             LuaValue::Nil,
@@ -514,7 +514,7 @@ fn select_channels(lua: &Lua, args: MultiValue) -> mlua::Result<MultiValue> {
     };
     let c = ctx(lua);
     let deadline = deadline(timeout);
-    let blocked = Blocked {
+    let blocked = || Blocked {
         what: format!(
             "select({})",
             chans
@@ -532,7 +532,7 @@ fn select_channels(lua: &Lua, args: MultiValue) -> mlua::Result<MultiValue> {
     };
     // Crossbeam's select picks among ready channels at random, which keeps select fair.
     let refs: Vec<&Arc<Channel>> = chans.iter().map(|(c, _)| c).collect();
-    match receive_any(lua, &c, &refs, blocked, deadline)? {
+    match receive_any(lua, &c, &refs, &blocked, deadline)? {
         Some((i, v)) => deliver(lua, v, &chans[i].1),
         None => Ok(MultiValue::from_iter([
             LuaValue::Nil,

@@ -84,7 +84,7 @@ fn go(lua: &Lua, args: MultiValue) -> mlua::Result<u64> {
 /// Waits until every goroutine started by this one (transitively) has finished.
 fn wait(lua: &Lua, (): ()) -> mlua::Result<()> {
     let c = ctx(lua);
-    let blocked = Blocked {
+    let blocked = || Blocked {
         what: "wait()".into(),
         at: goroutine::caller_location(lua),
         has_timeout: false,
@@ -96,7 +96,7 @@ fn wait(lua: &Lua, (): ()) -> mlua::Result<()> {
         goroutine::block_on(
             lua,
             &c,
-            blocked.clone(),
+            &blocked,
             Some(deadline),
             &mut |_| 0,
             &mut |_, _| (),

@@ -90,28 +90,30 @@ pub fn io_error_text(e: &std::io::Error) -> String {
     }
 }
 
-/// Wraps every builtin function that `register_all` added (globals not in `stock`, and the functions
-/// of builtin tables such as `store`) so its errors reach Lua as plain strings with the caller's
+/// Finds every builtin function that `register_all` added (globals not in `stock`, and the functions
+/// of builtin tables such as `store`). Each is then wrapped so its errors reach Lua as plain strings with the caller's
 /// `file:line:`, exactly like errors of Lua's own C functions (`luaL_error`). Without this, mlua hands
 /// `pcall` a userdata whose text starts with "runtime error:" and carries a traceback.
-pub fn wrap_builtins(lua: &Lua, stock: &std::collections::HashSet<Vec<u8>>) -> mlua::Result<()> {
+pub fn find_builtin_slots(
+    lua: &Lua,
+    stock: &std::collections::HashSet<Vec<u8>>,
+) -> mlua::Result<BuiltinSlots> {
     let globals = lua.globals();
-    let mut updates: Vec<(mlua::Table, LuaValue, mlua::Function)> = Vec::new();
+    let mut slots = Vec::new();
     for pair in globals.pairs::<LuaValue, LuaValue>() {
         let (k, v) = pair?;
         let LuaValue::String(name) = &k else { continue };
         if stock.contains(name.as_bytes().as_ref()) {
             continue;
         }
+        let name = name.to_str()?.to_string();
         match v {
-            LuaValue::Function(f) if f.info().what == "C" => {
-                updates.push((globals.clone(), k, wrap_function(lua, f)?))
-            }
+            LuaValue::Function(f) if f.info().what == "C" => slots.push((None, name)),
             LuaValue::Table(t) => {
                 for field in t.pairs::<LuaValue, LuaValue>() {
-                    if let (fk, LuaValue::Function(f)) = field? {
+                    if let (LuaValue::String(fk), LuaValue::Function(f)) = field? {
                         if f.info().what == "C" {
-                            updates.push((t.clone(), fk, wrap_function(lua, f)?));
+                            slots.push((Some(name.clone()), fk.to_str()?.to_string()));
                         }
                     }
                 }
@@ -119,15 +121,25 @@ pub fn wrap_builtins(lua: &Lua, stock: &std::collections::HashSet<Vec<u8>>) -> m
             _ => {}
         }
     }
-    // Builtins that live in stock tables (`os.exit`).
-    let os: mlua::Table = globals.get("os")?;
-    updates.push((
-        os.clone(),
-        LuaValue::String(lua.create_string("exit")?),
-        wrap_function(lua, os.get("exit")?)?,
-    ));
-    for (t, k, f) in updates {
-        t.raw_set(k, f)?;
+    // Builtins that live in stock tables.
+    slots.push((Some("os".into()), "exit".into()));
+    Ok(slots)
+}
+
+/// Where builtin functions live: `(None, "send")` is the global `send`, `(Some("store"), "get")`
+/// is `store.get`.
+pub type BuiltinSlots = Vec<(Option<String>, String)>;
+
+/// Wraps the builtins at `slots` (see [`find_builtin_slots`]) in a freshly registered state.
+pub fn wrap_builtin_slots(lua: &Lua, slots: &BuiltinSlots) -> mlua::Result<()> {
+    let globals = lua.globals();
+    for (table, key) in slots {
+        let t = match table {
+            None => globals.clone(),
+            Some(name) => globals.raw_get::<mlua::Table>(name.as_str())?,
+        };
+        let f: mlua::Function = t.raw_get(key.as_str())?;
+        t.raw_set(key.as_str(), wrap_function(lua, f)?)?;
     }
     Ok(())
 }

@@ -232,31 +232,48 @@ pub fn unregister(rt: &Shared, gid: u64) {
     rt.goroutine_done.notify_all();
 }
 
+/// How long a wait runs before it is published for deadlock detection and reports. Detection only
+/// trusts pictures that stay the same for 100 ms, so shorter waits (a ping-pong) need no bookkeeping.
+const QUIET_WAIT: Duration = Duration::from_millis(1);
+
 /// Blocks until one of the operations the caller added to `sel` is selected, then lets `complete`
 /// finish it (crossbeam requires the selected operation to be completed). Cancellation and this
 /// goroutine's events are handled meanwhile. `blocked` describes the wait for deadlock detection and
-/// reports. Returns `None` when `deadline` passes first.
+/// reports; it is only called if the wait lasts longer than [`QUIET_WAIT`]. Returns `None` when
+/// `deadline` passes first.
 pub fn block_on<'a, R>(
     lua: &Lua,
     ctx: &'a Ctx,
-    blocked: Blocked,
+    blocked: &dyn Fn() -> Blocked,
     deadline: Option<Instant>,
     add_ops: &mut dyn FnMut(&mut Select<'a>) -> usize,
     complete: &mut dyn FnMut(usize, SelectedOperation<'_>) -> R,
 ) -> mlua::Result<Option<R>> {
     ctx.rt.cancel.check()?;
-    super::output::flush();
-    ctx.rt
-        .registry
-        .set_status(&ctx.info, Status::Blocked(blocked));
+    let quiet_until = Instant::now() + QUIET_WAIT;
+    let mut published = false;
     let result = loop {
         let mut sel = Select::new();
         let n = add_ops(&mut sel);
         let cancel_idx = sel.recv(ctx.rt.cancel.signal());
         let events_idx = sel.recv(&ctx.events);
-        let op = match deadline {
+        let until = match (published, deadline) {
+            (false, Some(d)) => Some(d.min(quiet_until)),
+            (false, None) => Some(quiet_until),
+            (true, d) => d,
+        };
+        let op = match until {
             Some(d) => match sel.select_deadline(d) {
                 Ok(op) => op,
+                Err(_) if !published && deadline.is_none_or(|d| Instant::now() < d) => {
+                    // Still waiting: flush output and tell the registry what we wait for.
+                    super::output::flush();
+                    ctx.rt
+                        .registry
+                        .set_status(&ctx.info, Status::Blocked(blocked()));
+                    published = true;
+                    continue;
+                }
                 Err(_) => break Ok(None),
             },
             None => sel.select(),
@@ -280,7 +297,9 @@ pub fn block_on<'a, R>(
             }
         }
     };
-    ctx.rt.registry.set_status(&ctx.info, Status::Running);
+    if published {
+        ctx.rt.registry.set_status(&ctx.info, Status::Running);
+    }
     result
 }
 
@@ -397,11 +416,18 @@ pub fn spawn(rt: &Arc<Shared>, parent: u64, spawn: Spawn) -> mlua::Result<u64> {
         Some(spawn.spawned_at.clone()),
         Arc::clone(&interrupt),
     );
+    let job = Job { mailbox, spawn };
+    // An idle pooled thread with a state already built takes the job at once; otherwise a new
+    // thread starts (and joins the pool when its goroutine ends).
+    let job = match rt.pool.jobs_tx.try_send(job) {
+        Ok(()) => return Ok(gid),
+        Err(e) => e.into_inner(),
+    };
     let rt2 = Arc::clone(rt);
     let started = std::thread::Builder::new()
-        .name(format!("goroutine-{gid}"))
+        .name("goroutine".into())
         .stack_size(GOROUTINE_STACK)
-        .spawn(move || run_goroutine(rt2, mailbox, spawn));
+        .spawn(move || pooled_thread(rt2, job));
     if let Err(e) = started {
         unregister(rt, gid);
         return Err(mlua::Error::runtime(format!(
@@ -411,11 +437,71 @@ pub fn spawn(rt: &Arc<Shared>, parent: u64, spawn: Spawn) -> mlua::Result<u64> {
     Ok(gid)
 }
 
-fn run_goroutine(rt: Arc<Shared>, mailbox: Mailbox, spawn: Spawn) {
+/// Idle goroutine threads kept, each holding a state built for its next goroutine.
+const MAX_IDLE: usize = 8;
+/// An idle thread that gets no goroutine for this long ends.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A goroutine handed to a thread.
+pub struct Job {
+    mailbox: Mailbox,
+    spawn: Spawn,
+}
+
+/// Threads waiting, with a fresh state each, for their next goroutine (SPEC §3: a state is never
+/// reused across goroutines and never moves between threads).
+pub struct Pool {
+    jobs_tx: Sender<Job>,
+    jobs_rx: Receiver<Job>,
+    idle: AtomicU64,
+}
+
+impl Default for Pool {
+    fn default() -> Self {
+        let (jobs_tx, jobs_rx) = crossbeam_channel::bounded(0);
+        Pool {
+            jobs_tx,
+            jobs_rx,
+            idle: AtomicU64::new(0),
+        }
+    }
+}
+
+/// A goroutine thread: runs `job`, then, while the pool has room, builds a fresh state and waits
+/// for the next goroutine with it.
+fn pooled_thread(rt: Arc<Shared>, job: Job) {
+    let mut next = Some((job, None));
+    while let Some((job, prepared)) = next.take() {
+        run_goroutine(&rt, job.mailbox, job.spawn, prepared);
+        if rt.cancel.reason().is_some() {
+            return;
+        }
+        if rt.pool.idle.fetch_add(1, Ordering::AcqRel) as usize >= MAX_IDLE {
+            rt.pool.idle.fetch_sub(1, Ordering::AcqRel);
+            return;
+        }
+        let state = GoState::prepare(&rt).ok();
+        crossbeam_channel::select! {
+            recv(rt.pool.jobs_rx) -> job => {
+                if let Ok(job) = job {
+                    next = Some((job, state));
+                }
+            }
+            recv(rt.cancel.signal()) -> _ => {}
+            default(IDLE_TIMEOUT) => {}
+        }
+        rt.pool.idle.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+fn run_goroutine(rt: &Arc<Shared>, mailbox: Mailbox, spawn: Spawn, prepared: Option<GoState>) {
     let gid = mailbox.info.id;
     let info = Arc::clone(&mailbox.info);
     let outcome = (|| -> mlua::Result<GoState> {
-        let state = GoState::with_mailbox(&rt, mailbox)?;
+        let state = match prepared {
+            Some(p) => p.assign(mailbox),
+            None => GoState::with_mailbox(rt, mailbox)?,
+        };
         let lua = &state.lua;
         spawn.globals.install(lua)?;
         let func = match spawn.func.to_lua(lua)? {
@@ -432,7 +518,7 @@ fn run_goroutine(rt: Arc<Shared>, mailbox: Mailbox, spawn: Spawn) {
             .map(|a| a.to_lua(lua))
             .collect::<mlua::Result<MultiValue>>()?;
         if let Err(e) = func.call::<MultiValue>(args) {
-            on_goroutine_error(&rt, &state, &e, &spawn);
+            on_goroutine_error(rt, &state, &e, &spawn);
         }
         // Events that arrived for this goroutine still run (an on_error handler registered here).
         let _ = drain_events(lua, &state.ctx);
@@ -443,12 +529,12 @@ fn run_goroutine(rt: Arc<Shared>, mailbox: Mailbox, spawn: Spawn) {
         Err(e) => {
             if rt.cancel.reason().is_none() {
                 let info = ErrorInfo::from_lua_error(&e);
-                report_unhandled(&rt, &info, gid, &spawn.name, Some(&spawn.spawned_at));
+                report_unhandled(rt, &info, gid, &spawn.name, Some(&spawn.spawned_at));
             }
         }
     }
     drop(info);
-    unregister(&rt, gid);
+    unregister(rt, gid);
 }
 
 fn on_goroutine_error(rt: &Arc<Shared>, state: &GoState, err: &mlua::Error, spawn: &Spawn) {

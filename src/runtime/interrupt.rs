@@ -86,16 +86,27 @@ impl Cancel {
         &self.signal
     }
 
-    /// Cancels the run. Only the first reason sticks; returns whether this call was the first.
+    /// Cancels the run and wakes every wait. Only the first reason sticks; returns whether this call
+    /// was the first.
     pub fn cancel(&self, reason: Reason) -> bool {
-        let first = self
-            .reason
-            .compare_exchange(0, reason.code(), Ordering::AcqRel, Ordering::Acquire)
-            .is_ok();
+        let first = self.mark(reason);
         if first {
-            self.trigger.lock().take();
+            self.wake();
         }
         first
+    }
+
+    /// Records the reason without waking waits yet (see `Shared::cancel`: the hooks go in first,
+    /// so a woken wait cannot return into Lua code that runs on unhooked).
+    pub fn mark(&self, reason: Reason) -> bool {
+        self.reason
+            .compare_exchange(0, reason.code(), Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
+    /// Wakes every wait on [`Cancel::signal`].
+    pub fn wake(&self) {
+        self.trigger.lock().take();
     }
 
     /// `Err` with the cancellation message if the run has been cancelled.

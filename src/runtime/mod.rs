@@ -63,6 +63,12 @@ pub struct Shared {
     services: std::sync::atomic::AtomicUsize,
     /// Set once any service has started: from then on the whole-run timeout no longer applies.
     service_started: AtomicBool,
+    /// Idle goroutine threads with prepared states.
+    pub pool: goroutine::Pool,
+    /// Where the builtin functions that need Lua-style errors live (found by the first state).
+    pub builtin_slots: std::sync::OnceLock<Arc<args::BuiltinSlots>>,
+    /// Bytecode of the `coroutine.wrap` replacement, compiled by the first state.
+    pub wrap_bytecode: std::sync::OnceLock<Vec<u8>>,
     /// The previous `check_memory` sample, for its diffs.
     pub memory_sample: Mutex<Option<[i64; 3]>>,
     next_goroutine: AtomicU64,
@@ -91,6 +97,9 @@ impl Shared {
             channels: Mutex::new(HashMap::new()),
             store: Mutex::new(HashMap::new()),
             builtin_globals: std::sync::OnceLock::new(),
+            builtin_slots: std::sync::OnceLock::new(),
+            pool: goroutine::Pool::default(),
+            wrap_bytecode: std::sync::OnceLock::new(),
             memory_sample: Mutex::new(None),
             services: std::sync::atomic::AtomicUsize::new(0),
             service_started: AtomicBool::new(false),
@@ -129,10 +138,11 @@ impl Shared {
 
     /// Cancels the run and interrupts every goroutine wherever it is.
     pub fn cancel(&self, reason: Reason) {
-        if self.cancel.cancel(reason) {
+        if self.cancel.mark(reason) {
             for info in self.registry.live.lock().values() {
                 info.interrupt.fire(reason);
             }
+            self.cancel.wake();
             self.goroutine_done.notify_all();
         }
     }

@@ -46,25 +46,27 @@ impl GoState {
         }
         let state = GoState { lua, ctx };
         let lua = &state.lua;
-        let stock = value::global_names(lua)?;
-        track_coroutines(lua, &interrupt)?;
-        let names = match rt.builtin_globals.get() {
-            Some(n) => Arc::clone(n),
-            None => {
-                // First state of the run: find out which globals the builtins add.
+        track_coroutines(lua, rt)?;
+        match (rt.builtin_globals.get(), rt.builtin_slots.get()) {
+            (Some(names), Some(slots)) => {
+                value::install(lua, Arc::clone(names))?;
+                crate::builtins::register_all(lua)?;
+                args::wrap_builtin_slots(lua, slots)?;
+            }
+            _ => {
+                // First state of the run: find out which globals the builtins add, and where the
+                // builtin functions live, once for every later state.
+                let stock = value::global_names(lua)?;
                 value::install(lua, Arc::new(std::collections::HashSet::new()))?;
                 crate::builtins::register_all(lua)?;
                 let all = Arc::new(value::global_names(lua)?);
                 let _ = rt.builtin_globals.set(Arc::clone(&all));
                 value::set_builtin_names(lua, all)?;
-                args::wrap_builtins(lua, &stock)?;
-                finish(&state, rt)?;
-                return Ok(state);
+                let slots = Arc::new(args::find_builtin_slots(lua, &stock)?);
+                let _ = rt.builtin_slots.set(Arc::clone(&slots));
+                args::wrap_builtin_slots(lua, &slots)?;
             }
-        };
-        value::install(lua, names)?;
-        crate::builtins::register_all(lua)?;
-        args::wrap_builtins(lua, &stock)?;
+        }
         finish(&state, rt)?;
         Ok(state)
     }
@@ -77,6 +79,44 @@ fn finish(state: &GoState, rt: &Shared) -> mlua::Result<()> {
     Ok(())
 }
 
+impl GoState {
+    /// A state built ahead of time by an idle pooled thread, not yet any goroutine's.
+    pub fn prepare(rt: &Arc<Shared>) -> mlua::Result<GoState> {
+        let interrupt = Arc::new(InterruptHandle::default());
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let info = Arc::new(goroutine::GoInfo {
+            id: 0,
+            name: String::new(),
+            parent: 0,
+            spawned_at: None,
+            interrupt,
+            events: tx,
+            status: parking_lot::Mutex::new(goroutine::Status::Running),
+        });
+        GoState::with_mailbox(rt, goroutine::Mailbox { info, events: rx })
+    }
+
+    /// Makes a prepared state goroutine `mailbox`'s own.
+    pub fn assign(mut self, mailbox: goroutine::Mailbox) -> GoState {
+        self.ctx.interrupt.detach();
+        let interrupt = Arc::clone(&mailbox.info.interrupt);
+        // Safety: the main thread lives as long as `self.lua`; `Drop` detaches before it is closed.
+        unsafe { interrupt.push(self.lua.current_thread().state()) };
+        self.ctx = Ctx {
+            rt: Arc::clone(&self.ctx.rt),
+            gid: mailbox.info.id,
+            interrupt: Arc::clone(&interrupt),
+            info: mailbox.info,
+            events: mailbox.events,
+        };
+        self.lua.set_app_data(self.ctx.clone());
+        if let Some(reason) = self.ctx.rt.cancel.reason() {
+            interrupt.fire(reason);
+        }
+        self
+    }
+}
+
 impl Drop for GoState {
     fn drop(&mut self) {
         self.ctx.interrupt.detach();
@@ -85,11 +125,10 @@ impl Drop for GoState {
 
 /// Replaces `coroutine.resume` and `coroutine.wrap` with versions that record which Lua thread is
 /// running, so the interrupt hook can be installed on a coroutine stuck in a tight loop.
-fn track_coroutines(lua: &Lua, interrupt: &Arc<InterruptHandle>) -> mlua::Result<()> {
+fn track_coroutines(lua: &Lua, rt: &Shared) -> mlua::Result<()> {
     let coroutine: mlua::Table = lua.globals().get("coroutine")?;
     let original: Function = coroutine.get("resume")?;
-    let handle = Arc::clone(interrupt);
-    let resume = lua.create_function(move |_, args: MultiValue| {
+    let resume = lua.create_function(move |lua, args: MultiValue| {
         let thread = match args.front() {
             Some(LuaValue::Thread(t)) => Some(t.clone()),
             _ => None,
@@ -98,6 +137,8 @@ fn track_coroutines(lua: &Lua, interrupt: &Arc<InterruptHandle>) -> mlua::Result
             // Let the original report the bad argument in its own words.
             return original.call::<MultiValue>(args);
         };
+        // The handle is looked up at call time: a pooled state gets its goroutine's handle later.
+        let handle = super::ctx(lua).interrupt;
         // Safety: `thread` is held until after `pop`, so the coroutine stays alive while recorded.
         unsafe { handle.push(thread.state()) };
         let result = original.call::<MultiValue>(args);
@@ -106,24 +147,20 @@ fn track_coroutines(lua: &Lua, interrupt: &Arc<InterruptHandle>) -> mlua::Result
         result
     })?;
     coroutine.set("resume", resume.clone())?;
+    // Compiled once per run; later states load the bytecode.
+    let code = match rt.wrap_bytecode.get() {
+        Some(code) => code,
+        None => {
+            let f = lua
+                .load(COROUTINE_WRAP)
+                .set_name("=coroutine.wrap")
+                .into_function()?;
+            rt.wrap_bytecode.get_or_init(|| f.dump(false))
+        }
+    };
     let wrap: Function = lua
-        .load(
-            r#"
-            local create, resume, close, pack, unpack = ...
-            return function(f)
-                local co = create(f)
-                return function(...)
-                    local r = pack(resume(co, ...))
-                    if r[1] then return unpack(r, 2, r.n) end
-                    close(co)
-                    local e = r[2]
-                    if type(e) == "string" then error(e, 2) end
-                    error(e, 0)
-                end
-            end
-            "#,
-        )
-        .set_name("=coroutine.wrap")
+        .load(&code[..])
+        .set_mode(mlua::chunk::ChunkMode::Binary)
         .call((
             coroutine.get::<Function>("create")?,
             resume,
@@ -138,6 +175,22 @@ fn track_coroutines(lua: &Lua, interrupt: &Arc<InterruptHandle>) -> mlua::Result
     coroutine.set("wrap", wrap)?;
     Ok(())
 }
+
+/// `coroutine.wrap` on top of the tracking `resume` (same behaviour as Lua 5.4's own).
+const COROUTINE_WRAP: &str = r#"
+    local create, resume, close, pack, unpack = ...
+    return function(f)
+        local co = create(f)
+        return function(...)
+            local r = pack(resume(co, ...))
+            if r[1] then return unpack(r, 2, r.n) end
+            close(co)
+            local e = r[2]
+            if type(e) == "string" then error(e, 2) end
+            error(e, 0)
+        end
+    end
+"#;
 
 /// Removes a leading `#!` line, keeping the newline so line numbers stay right.
 pub fn strip_shebang(source: &[u8]) -> &[u8] {
