@@ -53,9 +53,8 @@ pub fn register(lua: &Lua) -> mlua::Result<()> {
                     "must be a non-negative number of seconds",
                 ));
             }
-            output::flush();
             let dur = Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX);
-            ctx(lua).rt.cancel.sleep(dur)
+            crate::runtime::goroutine::sleep(lua, &ctx(lua), dur)
         })?,
     )?;
     g.set(
@@ -68,6 +67,18 @@ pub fn register(lua: &Lua) -> mlua::Result<()> {
                 text.replace("stack traceback:", "").trim_start()
             ));
             Ok(())
+        })?,
+    )?;
+    g.set(
+        "reload_script",
+        lua.create_function(|lua, ()| {
+            let c = ctx(lua);
+            match c.rt.request_reload() {
+                // The run is being replaced: unwind this goroutine now.
+                Ok(true) => c.rt.cancel.check().map(|_| false),
+                Ok(false) => Ok(false),
+                Err(e) => Err(mlua::Error::runtime(format!("reload_script: {e}"))),
+            }
         })?,
     )?;
     g.set(

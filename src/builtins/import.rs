@@ -311,6 +311,8 @@ fn record_loaded(lua: &Lua, path: &Path) {
             files.loaded.push(path.to_path_buf());
         }
     }
+    // `--watch` reruns the script when a module it imported changes.
+    crate::runtime::ctx(lua).rt.watch_for_reload(path);
 }
 
 /// The `package.path` entries that make `require` search like `import`.

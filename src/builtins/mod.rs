@@ -8,6 +8,7 @@ pub mod go;
 pub mod import;
 pub mod json;
 pub mod store;
+pub mod timers;
 
 use mlua::Lua;
 
@@ -20,5 +21,6 @@ pub fn register_all(lua: &Lua) -> mlua::Result<()> {
     json::register(lua)?;
     fs::register(lua)?;
     import::register(lua)?;
+    timers::register(lua)?;
     Ok(())
 }

@@ -29,6 +29,8 @@ pub enum Event {
     },
     /// A goroutine this one (transitively) started has finished: `wait` rechecks.
     ChildFinished,
+    /// Run callback `id` (a file watch) with these arguments.
+    Callback { id: u64, args: Vec<Value> },
 }
 
 /// What a goroutine is doing, as far as lifetime and deadlock detection care.
@@ -257,24 +259,35 @@ pub fn block_on<'a, R>(
         let n = add_ops(&mut sel);
         let cancel_idx = sel.recv(ctx.rt.cancel.signal());
         let events_idx = sel.recv(&ctx.events);
-        let until = match (published, deadline) {
-            (false, Some(d)) => Some(d.min(quiet_until)),
-            (false, None) => Some(quiet_until),
-            (true, d) => d,
-        };
+        let timer = super::events::next_due(lua);
+        let until = [deadline, timer, (!published).then_some(quiet_until)]
+            .into_iter()
+            .flatten()
+            .min();
         let op = match until {
             Some(d) => match sel.select_deadline(d) {
                 Ok(op) => op,
-                Err(_) if !published && deadline.is_none_or(|d| Instant::now() < d) => {
-                    // Still waiting: flush output and tell the registry what we wait for.
-                    super::output::flush();
-                    ctx.rt
-                        .registry
-                        .set_status(&ctx.info, Status::Blocked(blocked()));
-                    published = true;
+                Err(_) => {
+                    if timer.is_some_and(|t| t <= Instant::now()) {
+                        // This goroutine's own timers run while it waits (SPEC §6).
+                        if let Err(e) = super::events::run_due(lua, ctx) {
+                            break Err(e);
+                        }
+                    }
+                    if deadline.is_some_and(|d| d <= Instant::now()) {
+                        break Ok(None);
+                    }
+                    if !published && Instant::now() >= quiet_until {
+                        // Still waiting: flush output and tell the registry what we wait for.
+                        super::output::flush();
+                        let mut b = blocked();
+                        // Pending callbacks will wake it: never part of a deadlock.
+                        b.has_timeout |= super::events::pending(lua);
+                        ctx.rt.registry.set_status(&ctx.info, Status::Blocked(b));
+                        published = true;
+                    }
                     continue;
                 }
-                Err(_) => break Ok(None),
             },
             None => sel.select(),
         };
@@ -319,7 +332,13 @@ pub fn io_wait<T>(
     super::output::flush();
     ctx.rt.registry.set_status(&ctx.info, Status::Busy);
     let result = loop {
-        if let Err(e) = ctx.rt.cancel.check().and_then(|_| drain_events(lua, ctx)) {
+        if let Err(e) = ctx
+            .rt
+            .cancel
+            .check()
+            .and_then(|_| drain_events(lua, ctx))
+            .and_then(|_| super::events::run_due(lua, ctx))
+        {
             break Err(e);
         }
         match step() {
@@ -332,10 +351,48 @@ pub fn io_wait<T>(
     result
 }
 
+/// `sleep`: waits `dur` while running this goroutine's callbacks and events.
+pub fn sleep(lua: &Lua, ctx: &Ctx, dur: Duration) -> mlua::Result<()> {
+    let blocked = || Blocked {
+        what: "sleep".into(),
+        at: caller_location(lua),
+        has_timeout: true,
+        waits_on: Vec::new(),
+    };
+    // Beyond what `Instant` can hold, sleep in hour-long steps until cancelled.
+    let end = Instant::now().checked_add(dur);
+    loop {
+        let step = end.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+        block_on(lua, ctx, &blocked, Some(step), &mut |_| 0, &mut |_, _| ())?;
+        if end.is_some() {
+            return Ok(());
+        }
+    }
+}
+
+/// After a goroutine's function returns: runs its callbacks (timers, cron, watches) until none is
+/// left (SPEC §6: a goroutine with pending callbacks stays alive).
+pub fn run_callbacks_until_idle(lua: &Lua, ctx: &Ctx) -> mlua::Result<()> {
+    drain_events(lua, ctx)?;
+    while super::events::pending(lua) {
+        let until =
+            super::events::next_due(lua).unwrap_or_else(|| Instant::now() + Duration::from_secs(1));
+        let blocked = || Blocked {
+            what: "callbacks".into(),
+            at: "after its function returned".into(),
+            has_timeout: true,
+            waits_on: Vec::new(),
+        };
+        block_on(lua, ctx, &blocked, Some(until), &mut |_| 0, &mut |_, _| ())?;
+    }
+    Ok(())
+}
+
 /// Runs one event on this goroutine.
 pub fn handle_event(lua: &Lua, ctx: &Ctx, ev: Event) -> mlua::Result<()> {
     match ev {
         Event::ChildFinished => Ok(()),
+        Event::Callback { id, args } => super::events::run_callback(lua, ctx, id, &args),
         Event::Error { info, gid, name } => {
             if !super::state::deliver_on_error(lua, gid, &name, &info) {
                 report_unhandled(&ctx.rt, &info, gid, &name, None);
@@ -519,6 +576,8 @@ fn run_goroutine(rt: &Arc<Shared>, mailbox: Mailbox, spawn: Spawn, prepared: Opt
             .collect::<mlua::Result<MultiValue>>()?;
         if let Err(e) = func.call::<MultiValue>(args) {
             on_goroutine_error(rt, &state, &e, &spawn);
+        } else if let Err(e) = run_callbacks_until_idle(lua, &state.ctx) {
+            on_goroutine_error(rt, &state, &e, &spawn);
         }
         // Events that arrived for this goroutine still run (an on_error handler registered here).
         let _ = drain_events(lua, &state.ctx);
@@ -555,15 +614,34 @@ fn on_goroutine_error(rt: &Arc<Shared>, state: &GoState, err: &mlua::Error, spaw
         Some(_) => {}
         None => {
             let info = ErrorInfo::from_lua_error_in(&state.lua, err);
-            route_error(
-                rt,
-                info,
-                state.ctx.gid,
-                &spawn.name,
-                Some(&spawn.spawned_at),
-            );
+            route_error_here(&state.lua, &state.ctx, info);
         }
     }
+}
+
+/// Routes an uncaught error raised on goroutine `ctx` (whose state is `lua`, at a safe point): to
+/// its own `on_error` handler directly when it registered it, otherwise as [`route_error`] does.
+pub fn route_error_here(lua: &Lua, ctx: &Ctx, info: ErrorInfo) {
+    let owner = *ctx.rt.on_error_owner.lock();
+    if owner == Some(ctx.gid) {
+        if !super::state::deliver_on_error(lua, ctx.gid, &ctx.info.name, &info) {
+            report_unhandled(
+                &ctx.rt,
+                &info,
+                ctx.gid,
+                &ctx.info.name,
+                ctx.info.spawned_at.as_deref(),
+            );
+        }
+        return;
+    }
+    route_error(
+        &ctx.rt,
+        info,
+        ctx.gid,
+        &ctx.info.name,
+        ctx.info.spawned_at.as_deref(),
+    );
 }
 
 /// Sends an uncaught error to the goroutine that registered `on_error`, or reports it.
@@ -587,39 +665,46 @@ pub fn route_error(rt: &Shared, info: ErrorInfo, gid: u64, name: &str, spawned_a
 
 /// After the main chunk returns: keeps main's events running until every other goroutine has
 /// finished, or every one left can never wake (they are reported as leaked).
-pub fn wait_for_others(lua: &Lua, ctx: &Ctx) {
+pub fn wait_for_others(lua: &Lua, ctx: &Ctx) -> mlua::Result<()> {
     let rt = &ctx.rt;
     loop {
-        let _ = drain_events(lua, ctx);
+        drain_events(lua, ctx)?;
         let others = rt.registry.live.lock().len().saturating_sub(1);
-        if others == 0 && rt.services() == 0 || rt.cancel.reason().is_some() {
-            return;
+        let own = super::events::pending(lua);
+        if others == 0 && rt.services() == 0 && !own {
+            return Ok(());
         }
-        if rt.services() > 0 {
-            // A running service can wake anyone; wait for it to stop.
-        } else if let Some(stuck) = rt
-            .registry
-            .stably_stuck(Some(ctx.gid), Duration::from_millis(50))
-        {
-            if !stuck.is_empty() {
-                let mut text = format!(
-                    "{} goroutine{} leaked:\n",
-                    stuck.len(),
-                    if stuck.len() == 1 { "" } else { "s" }
-                );
-                for (id, name, b) in &stuck {
-                    text.push_str(&format!(
-                        "  goroutine {id} ({name}): blocked in {} at {}\n",
-                        b.what, b.at
-                    ));
+        if rt.services() == 0 && !own {
+            if let Some(stuck) = rt
+                .registry
+                .stably_stuck(Some(ctx.gid), Duration::from_millis(50))
+            {
+                if !stuck.is_empty() {
+                    let mut text = format!(
+                        "{} goroutine{} leaked:\n",
+                        stuck.len(),
+                        if stuck.len() == 1 { "" } else { "s" }
+                    );
+                    for (id, name, b) in &stuck {
+                        text.push_str(&format!(
+                            "  goroutine {id} ({name}): blocked in {} at {}\n",
+                            b.what, b.at
+                        ));
+                    }
+                    report::emit(&text);
+                    return Ok(());
                 }
-                report::emit(&text);
-                return;
             }
         }
-        let mut guard = rt.goroutine_wait.lock();
-        rt.goroutine_done
-            .wait_for(&mut guard, Duration::from_millis(100));
+        // Main's own timers and events run while it waits; a finishing goroutine wakes it.
+        let blocked = || Blocked {
+            what: "the end of the run".into(),
+            at: "after the main chunk returned".into(),
+            has_timeout: true,
+            waits_on: Vec::new(),
+        };
+        let until = Instant::now() + Duration::from_millis(100);
+        block_on(lua, ctx, &blocked, Some(until), &mut |_| 0, &mut |_, _| ())?;
     }
 }
 

@@ -6,12 +6,15 @@
 
 pub mod alloc;
 pub mod args;
+pub mod cron;
+pub mod events;
 pub mod goroutine;
 pub mod interrupt;
 pub mod output;
 pub mod report;
 pub mod state;
 pub mod value;
+pub mod watch;
 
 use crate::config::Config;
 use interrupt::{Cancel, InterruptRef, Reason};
@@ -63,6 +66,14 @@ pub struct Shared {
     services: std::sync::atomic::AtomicUsize,
     /// Set once any service has started: from then on the whole-run timeout no longer applies.
     service_started: AtomicBool,
+    /// Ids of timers, intervals, cron jobs and watches.
+    pub next_callback_id: AtomicU64,
+    /// The script file (for `reload_script` and `--watch`) and its chunk name.
+    pub script_path: Option<PathBuf>,
+    /// The new source `reload_script` checked, for the next run.
+    reload_source: Mutex<Option<Vec<u8>>>,
+    /// `--watch`: watches on the script and the modules it imported.
+    reload_watches: Mutex<Vec<(PathBuf, watch::FileWatch)>>,
     /// Idle goroutine threads with prepared states.
     pub pool: goroutine::Pool,
     /// Where the builtin functions that need Lua-style errors live (found by the first state).
@@ -83,7 +94,11 @@ pub struct Shared {
 impl Shared {
     /// A new run's shared state.
     pub fn new(config: Config, script_dir: PathBuf) -> Arc<Shared> {
-        Arc::new(Shared {
+        Arc::new(Shared::new_inner(config, script_dir))
+    }
+
+    fn new_inner(config: Config, script_dir: PathBuf) -> Shared {
+        Shared {
             config,
             cancel: Cancel::default(),
             script_dir,
@@ -99,6 +114,10 @@ impl Shared {
             builtin_globals: std::sync::OnceLock::new(),
             builtin_slots: std::sync::OnceLock::new(),
             pool: goroutine::Pool::default(),
+            next_callback_id: AtomicU64::new(1),
+            script_path: None,
+            reload_source: Mutex::new(None),
+            reload_watches: Mutex::new(Vec::new()),
             wrap_bytecode: std::sync::OnceLock::new(),
             memory_sample: Mutex::new(None),
             services: std::sync::atomic::AtomicUsize::new(0),
@@ -107,7 +126,69 @@ impl Shared {
             color: report::use_color(),
             failed: AtomicBool::new(false),
             exit_code: AtomicI32::new(0),
-        })
+        }
+    }
+
+    /// `reload_script()` / `--watch`: reads the script again and checks that it compiles. A syntax
+    /// error is reported and the current run goes on (`false`); otherwise the run is cancelled with
+    /// [`Reason::Reload`] and the next one runs the new source (`true`).
+    pub fn request_reload(&self) -> Result<bool, String> {
+        let Some(path) = &self.script_path else {
+            return Err("the script was not loaded from a file".into());
+        };
+        let source = std::fs::read(path).map_err(|e| {
+            format!(
+                "cannot read {}: {}",
+                path.display(),
+                args::io_error_text(&e)
+            )
+        })?;
+        let chunk_name = path.to_string_lossy().into_owned();
+        let check = mlua::Lua::new();
+        if let Err(e) = check
+            .load(state::strip_shebang(&source))
+            .set_name(format!("@{chunk_name}"))
+            .into_function()
+        {
+            report::emit(&report::render_syntax(self, &e));
+            report::emit("reload: the new version does not compile; the current run goes on\n");
+            return Ok(false);
+        }
+        *self.reload_source.lock() = Some(source);
+        self.cancel(Reason::Reload);
+        Ok(true)
+    }
+
+    /// With `--watch`, reruns the script when `path` changes (once per file).
+    pub fn watch_for_reload(self: &Arc<Self>, path: &std::path::Path) {
+        if !self.config.watch {
+            return;
+        }
+        let mut watches = self.reload_watches.lock();
+        if watches.iter().any(|(p, _)| p == path) {
+            return;
+        }
+        let rt = Arc::downgrade(self);
+        let watched = watch::watch(
+            path,
+            Box::new(move |changed, _| {
+                if let Some(rt) = rt.upgrade() {
+                    if rt.cancel.reason().is_none() {
+                        report::emit(&format!(
+                            "watch: {} changed, reloading\n",
+                            changed.display()
+                        ));
+                        if let Err(e) = rt.request_reload() {
+                            report::emit(&format!("watch: {e}\n"));
+                        }
+                    }
+                }
+            }),
+        );
+        match watched {
+            Ok(w) => watches.push((path.to_path_buf(), w)),
+            Err(e) => report::emit(&format!("watch: {e}\n")),
+        }
     }
 
     /// Reserves the next goroutine id (the main script gets 1).
@@ -202,7 +283,8 @@ impl Outcome {
     }
 }
 
-/// Runs `program` to the end under `config`.
+/// Runs `program` to the end under `config`: again with the new source after `reload_script()`,
+/// and, with `--watch`, again whenever the script or a module it imported changes.
 pub fn run(config: Config, program: Program) -> Outcome {
     let script_dir = program
         .path
@@ -210,18 +292,86 @@ pub fn run(config: Config, program: Program) -> Outcome {
         .and_then(|p| p.parent().map(|d| d.to_path_buf()))
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or_else(|| PathBuf::from("."));
-    let rt = Shared::new(config, script_dir);
-    let watchdog = rt
-        .config
-        .timeout
-        .filter(|d| !d.is_zero())
-        .map(|limit| start_watchdog(&rt, limit));
-    let outcome = state::run_main(&rt, program);
-    if let Some(w) = watchdog {
-        w.stop();
+    let current: Arc<Mutex<Option<Arc<Shared>>>> = Arc::new(Mutex::new(None));
+    let signals = start_signal_thread(Arc::clone(&current));
+    let mut program = program;
+    let outcome = loop {
+        let mut shared = Shared::new_inner(config.clone(), script_dir.clone());
+        shared.script_path = program.path.clone();
+        let rt = Arc::new(shared);
+        *current.lock() = Some(Arc::clone(&rt));
+        if let Some(path) = &program.path {
+            rt.watch_for_reload(path);
+        }
+        let watchdog = rt
+            .config
+            .timeout
+            .filter(|d| !d.is_zero() && !rt.config.watch)
+            .map(|limit| start_watchdog(&rt, limit));
+        let next = Program {
+            source: Vec::new(),
+            chunk_name: program.chunk_name.clone(),
+            path: program.path.clone(),
+            args: program.args.clone(),
+        };
+        let mut outcome = state::run_main(&rt, program);
+        if let Some(w) = watchdog {
+            w.stop();
+        }
+        output::flush();
+        if rt.config.watch && rt.cancel.reason().is_none() {
+            report::emit("watch: the run ended; waiting for changes (Ctrl-C to stop)\n");
+            let _ = rt.cancel.signal().recv();
+            outcome = state::outcome_of(&rt);
+        }
+        if rt.cancel.reason() != Some(Reason::Reload) {
+            break outcome;
+        }
+        wind_down(&rt);
+        let source = rt.reload_source.lock().take().unwrap_or_default();
+        program = Program { source, ..next };
+    };
+    if let Some(handle) = signals {
+        handle.close();
     }
-    output::flush();
     outcome
+}
+
+/// Waits (bounded) for an old run's goroutines and services to end before the next run starts, so
+/// that, say, a server's port is free again.
+fn wind_down(rt: &Shared) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while (!rt.registry.live.lock().is_empty() || rt.services() > 0)
+        && std::time::Instant::now() < deadline
+    {
+        let mut guard = rt.goroutine_wait.lock();
+        rt.goroutine_done
+            .wait_for(&mut guard, Duration::from_millis(20));
+    }
+    rt.reload_watches.lock().clear();
+}
+
+/// SIGINT and SIGTERM end the current run gracefully (exit 130 for Ctrl-C, 143 for SIGTERM).
+fn start_signal_thread(
+    current: Arc<Mutex<Option<Arc<Shared>>>>,
+) -> Option<signal_hook::iterator::Handle> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]).ok()?;
+    let handle = signals.handle();
+    std::thread::Builder::new()
+        .name("solvm-signals".into())
+        .stack_size(64 * 1024)
+        .spawn(move || {
+            for sig in signals.forever() {
+                let rt = current.lock().clone();
+                if let Some(rt) = rt {
+                    rt.exit_code.store(128 + sig, Ordering::Relaxed);
+                    rt.cancel(Reason::Signal);
+                }
+            }
+        })
+        .ok()?;
+    Some(handle)
 }
 
 /// How long a cancelled run may take to wind down before the process is ended regardless.

@@ -245,7 +245,10 @@ pub fn run_main(rt: &Arc<Shared>, program: Program) -> Outcome {
     let (stop_watch, watch_thread) = goroutine::start_deadlock_watch(rt);
     match main.call::<MultiValue>(args) {
         Ok(_) => {
-            goroutine::wait_for_others(lua, &state.ctx);
+            if let Err(e) = goroutine::wait_for_others(lua, &state.ctx) {
+                // A timer callback's cancellation (timeout, exit) or a failing on_error.
+                report_main_error(rt, lua, &e);
+            }
         }
         Err(e) => {
             if rt.cancel.reason().is_none() {
@@ -296,7 +299,7 @@ fn report_main_error(rt: &Shared, lua: &Lua, err: &mlua::Error) {
             report::emit(&text);
         }
         Some(Reason::Exit | Reason::Reload) => {}
-        Some(Reason::Signal) => report::emit("interrupted\n"),
+        Some(Reason::Signal) => report::emit("interrupted: the run received a stop signal\n"),
         None => {
             rt.failed.store(true, Ordering::Relaxed);
             report::emit(&report::render(rt, "error", &info, None));
@@ -304,10 +307,14 @@ fn report_main_error(rt: &Shared, lua: &Lua, err: &mlua::Error) {
     }
 }
 
-fn outcome_of(rt: &Shared) -> Outcome {
+/// How a finished run ended.
+pub fn outcome_of(rt: &Shared) -> Outcome {
     match rt.cancel.reason() {
         Some(Reason::Timeout) => Outcome::Timeout,
-        Some(Reason::Signal) => Outcome::Interrupted,
+        Some(Reason::Signal) => match rt.exit_code.load(Ordering::Relaxed) {
+            0 => Outcome::Interrupted,
+            code => Outcome::Exit(code),
+        },
         Some(Reason::Exit) => Outcome::Exit(rt.exit_code.load(Ordering::Relaxed)),
         _ if rt.failed.load(Ordering::Relaxed) => Outcome::Failed,
         _ => Outcome::Success,

@@ -1,0 +1,5 @@
+print(pcall(set_timeout, 1, 1))
+print(pcall(set_interval, function() end, 0))
+print(pcall(set_timeout, function() end, -1))
+print(pcall(clear_timeout, "x"))
+print(pcall(cron, "not a cron", function() end))
