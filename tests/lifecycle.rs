@@ -1,0 +1,183 @@
+//! Run lifetime through the real binary (SPEC §4, §6): reload_script, signals, os.exit from a
+//! goroutine, --memory-limit. Liveness bounds only: nothing here asserts speed.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// A fresh folder for one test.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("solvm-life-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
+fn solvm(dir: &PathBuf, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_solvm"));
+    c.args(args).current_dir(dir).env("NO_COLOR", "1");
+    c
+}
+
+/// Waits for `child` at most `limit`, killing it (by its own handle) if it overruns.
+fn finish(mut child: Child, limit: Duration) -> Output {
+    let start = Instant::now();
+    loop {
+        if child.try_wait().expect("wait").is_some() {
+            return child.wait_with_output().expect("output");
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("output");
+            panic!(
+                "run did not end within {limit:?}\n--- stdout\n{}\n--- stderr\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn run(dir: &PathBuf, args: &[&str]) -> Output {
+    let child = solvm(dir, args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+    finish(child, Duration::from_secs(20))
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn reload_script_restarts_with_the_new_version() {
+    let dir = scratch("reload");
+    std::fs::write(
+        dir.join("r.lua"),
+        r#"local v = read_file("version") or "1"
+print("running version", v)
+if v == "1" then
+  write_file("version", "2")
+  reload_script()
+  print("never printed")
+end
+print("done with version", v)
+"#,
+    )
+    .unwrap();
+    let out = run(&dir, &["r.lua"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "running version\t1\nrunning version\t2\ndone with version\t2\n");
+}
+
+#[test]
+fn a_broken_new_version_is_refused_and_the_old_run_goes_on() {
+    let dir = scratch("reload-broken");
+    let script = "print('old version starts')\n\
+                  local f = io.open('b.lua', 'a') f:write('\\nthis is not lua )\\n') f:close()\n\
+                  print('reload returned', reload_script())\n\
+                  print('old version keeps going')\n";
+    std::fs::write(dir.join("b.lua"), script).unwrap();
+    let out = run(&dir, &["b.lua"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "old version starts\nreload returned\tfalse\nold version keeps going\n"
+    );
+    let err = text(&out.stderr);
+    assert!(err.contains("syntax error") && err.contains("b.lua:6"), "{err}");
+    assert!(err.contains("the current run goes on"), "{err}");
+}
+
+#[test]
+fn reload_stops_the_old_runs_goroutines_and_timers() {
+    let dir = scratch("reload-stops");
+    std::fs::write(
+        dir.join("s.lua"),
+        r#"local v = read_file("version") or "1"
+if v == "1" then
+  go(function() while true do sleep(0.01) end end)
+  set_interval(function() print("old tick") end, 0.02)
+  sleep(0.1)
+  write_file("version", "2")
+  reload_script()
+end
+sleep(0.3)
+print("new run", v, #get_goroutines())
+"#,
+    )
+    .unwrap();
+    let out = run(&dir, &["s.lua"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let (before, after) = stdout.split_once("new run").expect("the new run printed");
+    assert!(before.contains("old tick"), "{stdout}");
+    assert!(!after.contains("old tick"), "old timers kept running: {stdout}");
+    assert!(after.starts_with("\t2\t1"), "old goroutines kept running: {stdout}");
+}
+
+/// Sends `sig` to the child we started (by its PID) once it has printed its first line.
+fn signal_after_start(dir: &PathBuf, script: &str, sig: i32) -> Output {
+    std::fs::write(dir.join("svc.lua"), script).unwrap();
+    let mut child = solvm(dir, &["svc.lua"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut first = [0u8; 6];
+    std::io::Read::read_exact(&mut stdout, &mut first).expect("the script started");
+    assert_eq!(&first, b"ready\n");
+    // Safety: plain kill(2) on the PID of the child this test started.
+    unsafe { libc::kill(child.id() as i32, sig) };
+    let out = finish(child, Duration::from_secs(10));
+    let mut rest = Vec::new();
+    std::io::Read::read_to_end(&mut stdout, &mut rest).ok();
+    Output { stdout: [first.to_vec(), rest, out.stdout].concat(), ..out }
+}
+
+#[test]
+fn sigint_ends_a_sleeping_run_with_130() {
+    let dir = scratch("sigint");
+    let out = signal_after_start(&dir, "print('ready') io.stdout:flush() sleep(60) print('not reached')\n", libc::SIGINT);
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "ready\n");
+}
+
+#[test]
+fn sigterm_ends_a_busy_run_with_143() {
+    let dir = scratch("sigterm");
+    let script = "print('ready') io.stdout:flush()\n\
+                  go(function() while true do end end)\n\
+                  local x = 0 while true do x = x + 1 end\n";
+    let out = signal_after_start(&dir, script, libc::SIGTERM);
+    assert_eq!(out.status.code(), Some(143), "{}", text(&out.stderr));
+}
+
+#[test]
+fn os_exit_from_a_goroutine_ends_the_run_with_its_code() {
+    let dir = scratch("exit");
+    std::fs::write(
+        dir.join("x.lua"),
+        "print('main') go(function() print('goroutine') os.exit(7) end) sleep(30) print('not reached')\n",
+    )
+    .unwrap();
+    let out = run(&dir, &["x.lua"]);
+    assert_eq!(out.status.code(), Some(7), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "main\ngoroutine\n");
+}
+
+#[test]
+fn memory_limit_gives_a_lua_error_and_the_process_survives() {
+    let dir = scratch("memlimit");
+    std::fs::write(
+        dir.join("m.lua"),
+        r#"local ok, err = pcall(function()
+  local t = {}
+  for i = 1, 1e8 do t[i] = ("x"):rep(100) .. i end
+end)
+print(ok, err)
+collectgarbage()
+print("still alive", #("small"):rep(10))
+"#,
+    )
+    .unwrap();
+    let out = run(&dir, &["--memory-limit", "32MB", "m.lua"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "false\tnot enough memory\nstill alive\t50\n");
+}
