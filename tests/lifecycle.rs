@@ -40,7 +40,11 @@ fn finish(mut child: Child, limit: Duration) -> Output {
 }
 
 fn run(dir: &PathBuf, args: &[&str]) -> Output {
-    let child = solvm(dir, args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+    let child = solvm(dir, args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
     finish(child, Duration::from_secs(20))
 }
 
@@ -66,7 +70,10 @@ print("done with version", v)
     .unwrap();
     let out = run(&dir, &["r.lua"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert_eq!(text(&out.stdout), "running version\t1\nrunning version\t2\ndone with version\t2\n");
+    assert_eq!(
+        text(&out.stdout),
+        "running version\t1\nrunning version\t2\ndone with version\t2\n"
+    );
 }
 
 #[test]
@@ -84,7 +91,10 @@ fn a_broken_new_version_is_refused_and_the_old_run_goes_on() {
         "old version starts\nreload returned\tfalse\nold version keeps going\n"
     );
     let err = text(&out.stderr);
-    assert!(err.contains("syntax error") && err.contains("b.lua:6"), "{err}");
+    assert!(
+        err.contains("syntax error") && err.contains("b.lua:6"),
+        "{err}"
+    );
     assert!(err.contains("the current run goes on"), "{err}");
 }
 
@@ -111,14 +121,24 @@ print("new run", v, #get_goroutines())
     let stdout = text(&out.stdout);
     let (before, after) = stdout.split_once("new run").expect("the new run printed");
     assert!(before.contains("old tick"), "{stdout}");
-    assert!(!after.contains("old tick"), "old timers kept running: {stdout}");
-    assert!(after.starts_with("\t2\t1"), "old goroutines kept running: {stdout}");
+    assert!(
+        !after.contains("old tick"),
+        "old timers kept running: {stdout}"
+    );
+    assert!(
+        after.starts_with("\t2\t1"),
+        "old goroutines kept running: {stdout}"
+    );
 }
 
 /// Sends `sig` to the child we started (by its PID) once it has printed its first line.
 fn signal_after_start(dir: &PathBuf, script: &str, sig: i32) -> Output {
     std::fs::write(dir.join("svc.lua"), script).unwrap();
-    let mut child = solvm(dir, &["svc.lua"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+    let mut child = solvm(dir, &["svc.lua"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
     let mut stdout = child.stdout.take().expect("stdout");
     let mut first = [0u8; 6];
     std::io::Read::read_exact(&mut stdout, &mut first).expect("the script started");
@@ -128,13 +148,20 @@ fn signal_after_start(dir: &PathBuf, script: &str, sig: i32) -> Output {
     let out = finish(child, Duration::from_secs(10));
     let mut rest = Vec::new();
     std::io::Read::read_to_end(&mut stdout, &mut rest).ok();
-    Output { stdout: [first.to_vec(), rest, out.stdout].concat(), ..out }
+    Output {
+        stdout: [first.to_vec(), rest, out.stdout].concat(),
+        ..out
+    }
 }
 
 #[test]
 fn sigint_ends_a_sleeping_run_with_130() {
     let dir = scratch("sigint");
-    let out = signal_after_start(&dir, "print('ready') io.stdout:flush() sleep(60) print('not reached')\n", libc::SIGINT);
+    let out = signal_after_start(
+        &dir,
+        "print('ready') io.stdout:flush() sleep(60) print('not reached')\n",
+        libc::SIGINT,
+    );
     assert_eq!(out.status.code(), Some(130), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "ready\n");
 }
@@ -179,5 +206,43 @@ print("still alive", #("small"):rep(10))
     .unwrap();
     let out = run(&dir, &["--memory-limit", "32MB", "m.lua"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert_eq!(text(&out.stdout), "false\tnot enough memory\nstill alive\t50\n");
+    assert_eq!(
+        text(&out.stdout),
+        "false\tnot enough memory\nstill alive\t50\n"
+    );
+}
+
+#[test]
+fn leak_check_reports_a_goroutine_whose_memory_keeps_growing() {
+    let dir = scratch("leakcheck");
+    std::fs::write(
+        dir.join("l.lua"),
+        r#"go(function()
+  local mine = {}
+  for i = 1, 7 do
+    for j = 1, 2000 do mine[#mine + 1] = ("x"):rep(50) .. j .. i end
+    sleep(1.05)
+  end
+end)
+local steady = {}
+for i = 1, 7 do steady[1] = ("y"):rep(100) .. i; sleep(1.05) end
+wait()
+print("done")
+"#,
+    )
+    .unwrap();
+    let out = run(&dir, &["--timeout", "0", "--leak-check", "l.lua"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("leak-check: goroutine 2 (function@l.lua:1)"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("goroutine 1 (main)"),
+        "steady main reported: {err}"
+    );
+    // Without the flag, nothing is sampled or reported.
+    let quiet = run(&dir, &["--timeout", "0", "l.lua"]);
+    assert!(!text(&quiet.stderr).contains("leak-check"));
 }

@@ -285,6 +285,9 @@ pub fn block_on<'a, R>(
                         b.has_timeout |= super::events::pending(lua);
                         ctx.rt.registry.set_status(&ctx.info, Status::Blocked(b));
                         published = true;
+                        if ctx.rt.config.leak_check {
+                            leak_sample(lua, ctx);
+                        }
                     }
                     continue;
                 }
@@ -386,6 +389,63 @@ pub fn run_callbacks_until_idle(lua: &Lua, ctx: &Ctx) -> mlua::Result<()> {
         block_on(lua, ctx, &blocked, Some(until), &mut |_| 0, &mut |_, _| ())?;
     }
     Ok(())
+}
+
+/// Samples a goroutine's Lua memory for `--leak-check`.
+#[derive(Default)]
+struct LeakSamples {
+    last: Option<Instant>,
+    rising: Vec<usize>,
+    reported: bool,
+}
+
+/// Rises in a row after which `--leak-check` reports a goroutine.
+const LEAK_SAMPLES: usize = 5;
+/// At most one sample (a full collection) per goroutine this often.
+const LEAK_INTERVAL: Duration = Duration::from_secs(1);
+
+/// `--leak-check`: at a blocking point, at most once per [`LEAK_INTERVAL`], collects garbage fully
+/// and samples the state's memory; [`LEAK_SAMPLES`] rises in a row are reported once (SPEC §7).
+fn leak_sample(lua: &Lua, ctx: &Ctx) {
+    let due = lua
+        .app_data_ref::<std::cell::RefCell<LeakSamples>>()
+        .map(|s| s.borrow().last.is_none_or(|t| t.elapsed() >= LEAK_INTERVAL))
+        .unwrap_or(true);
+    if !due {
+        return;
+    }
+    if lua.gc_collect().is_err() {
+        return;
+    }
+    let bytes = lua.used_memory();
+    if lua
+        .app_data_ref::<std::cell::RefCell<LeakSamples>>()
+        .is_none()
+    {
+        lua.set_app_data(std::cell::RefCell::new(LeakSamples::default()));
+    }
+    let Some(cell) = lua.app_data_ref::<std::cell::RefCell<LeakSamples>>() else {
+        return;
+    };
+    let mut s = cell.borrow_mut();
+    s.last = Some(Instant::now());
+    if s.rising.last().is_some_and(|&prev| bytes <= prev) {
+        s.rising.clear();
+    }
+    s.rising.push(bytes);
+    if s.rising.len() > LEAK_SAMPLES && !s.reported {
+        s.reported = true;
+        let first = s.rising[0];
+        report::emit(&format!(
+            "leak-check: goroutine {} ({}) Lua memory grew {} samples in a row after full collections: {} -> {} bytes (at {})\n",
+            ctx.gid,
+            ctx.info.name,
+            LEAK_SAMPLES,
+            first,
+            bytes,
+            caller_location(lua)
+        ));
+    }
 }
 
 /// Runs one event on this goroutine.
