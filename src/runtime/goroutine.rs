@@ -84,6 +84,10 @@ pub struct GoInfo {
     pub interrupt: Arc<InterruptHandle>,
     pub events: Sender<Event>,
     pub status: Mutex<Status>,
+    /// The live goroutines that started this one, directly or through others (dead ones pruned).
+    pub ancestors: Vec<u64>,
+    /// How many goroutines this one started, transitively, are still alive (for `wait`).
+    pub live_descendants: std::sync::atomic::AtomicUsize,
 }
 
 /// The registry of live goroutines and the bookkeeping around it.
@@ -105,27 +109,12 @@ impl Registry {
         self.generation.load(Ordering::Acquire)
     }
 
-    /// `true` when `ancestor` started `gid`, directly or through others.
-    fn descends_from(
-        live: &std::collections::HashMap<u64, Arc<GoInfo>>,
-        mut gid: u64,
-        ancestor: u64,
-    ) -> bool {
-        for _ in 0..10_000 {
-            match live.get(&gid) {
-                Some(info) if info.parent == ancestor => return true,
-                Some(info) if info.parent != 0 && info.parent != gid => gid = info.parent,
-                _ => return false,
-            }
-        }
-        false
-    }
-
     /// Whether any live goroutine descends from `gid`.
     pub fn has_descendants(&self, gid: u64) -> bool {
-        let live = self.live.lock();
-        live.keys()
-            .any(|&g| g != gid && Self::descends_from(&live, g, gid))
+        self.live
+            .lock()
+            .get(&gid)
+            .is_some_and(|g| g.live_descendants.load(Ordering::Acquire) > 0)
     }
 
     /// The goroutines (other than `except`) that can never wake again, if *every* live goroutine
@@ -159,9 +148,9 @@ impl Registry {
                 WaitOn::Receive(ch) => ch.is_closed() || !ch.is_empty(),
                 WaitOn::Send(ch) => ch.is_closed() || !ch.is_full() || receiving.contains(&ch.id()),
                 // `wait()` returns as soon as no descendant is alive.
-                WaitOn::Children => !live
-                    .keys()
-                    .any(|&g| g != id && Self::descends_from(&live, g, id)),
+                WaitOn::Children => live
+                    .get(&id)
+                    .is_none_or(|g| g.live_descendants.load(Ordering::Acquire) == 0),
             });
             if can_wake {
                 return None;
@@ -203,6 +192,22 @@ pub fn register(
     interrupt: Arc<InterruptHandle>,
 ) -> Mailbox {
     let (tx, rx) = crossbeam_channel::unbounded();
+    let mut live = rt.registry.live.lock();
+    let ancestors: Vec<u64> = match live.get(&parent) {
+        Some(p) => p
+            .ancestors
+            .iter()
+            .copied()
+            .filter(|a| live.contains_key(a))
+            .chain(std::iter::once(parent))
+            .collect(),
+        None => Vec::new(),
+    };
+    for a in &ancestors {
+        if let Some(g) = live.get(a) {
+            g.live_descendants.fetch_add(1, Ordering::AcqRel);
+        }
+    }
     let info = Arc::new(GoInfo {
         id: gid,
         name,
@@ -211,8 +216,11 @@ pub fn register(
         interrupt,
         events: tx,
         status: Mutex::new(Status::Running),
+        ancestors,
+        live_descendants: std::sync::atomic::AtomicUsize::new(0),
     });
-    rt.registry.live.lock().insert(gid, Arc::clone(&info));
+    live.insert(gid, Arc::clone(&info));
+    drop(live);
     Mailbox { info, events: rx }
 }
 
@@ -220,14 +228,13 @@ pub fn register(
 pub fn unregister(rt: &Shared, gid: u64) {
     let mut live = rt.registry.live.lock();
     let Some(me) = live.remove(&gid) else { return };
-    let mut parent = me.parent;
-    for _ in 0..10_000 {
-        let Some(p) = live.get(&parent) else { break };
-        let _ = p.events.send(Event::ChildFinished);
-        if p.parent == 0 || p.parent == parent {
-            break;
+    for a in &me.ancestors {
+        if let Some(g) = live.get(a) {
+            // The last descendant to finish wakes a `wait()`.
+            if g.live_descendants.fetch_sub(1, Ordering::AcqRel) == 1 {
+                let _ = g.events.send(Event::ChildFinished);
+            }
         }
-        parent = p.parent;
     }
     drop(live);
     rt.registry.generation.fetch_add(1, Ordering::AcqRel);

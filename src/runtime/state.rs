@@ -29,6 +29,8 @@ impl GoState {
         // Safety: mlua calls loading `debug` (and C modules through `package`) unsafe; SPEC §1 gives
         // scripts every standard library of stock Lua, so we opt in here and only here.
         let lua = unsafe { Lua::unsafe_new_with(StdLib::ALL, LuaOptions::default()) };
+        // Everything built here lives as long as the state: collecting meanwhile is wasted work.
+        lua.gc_stop();
         let interrupt = Arc::clone(&mailbox.info.interrupt);
         // Safety: the main thread lives as long as `lua`; `Drop` detaches before `lua` is closed.
         unsafe { interrupt.push(lua.current_thread().state()) };
@@ -73,6 +75,7 @@ impl GoState {
 }
 
 fn finish(state: &GoState, rt: &Shared) -> mlua::Result<()> {
+    state.lua.gc_restart();
     if let Some(limit) = rt.config.memory_limit {
         state.lua.set_memory_limit(limit)?;
     }
@@ -92,6 +95,8 @@ impl GoState {
             interrupt,
             events: tx,
             status: parking_lot::Mutex::new(goroutine::Status::Running),
+            ancestors: Vec::new(),
+            live_descendants: std::sync::atomic::AtomicUsize::new(0),
         });
         GoState::with_mailbox(rt, goroutine::Mailbox { info, events: rx })
     }
