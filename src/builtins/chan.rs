@@ -215,18 +215,46 @@ pub fn register(lua: &Lua) -> mlua::Result<()> {
             close_channel(&ch)
         })?,
     )?;
-    let lua_select: mlua::Function = g.get("select")?;
     g.set(
         "select",
-        lua.create_function(move |lua, args: MultiValue| match args.front() {
-            Some(LuaValue::Integer(_) | LuaValue::Number(_)) => lua_select.call::<MultiValue>(args),
-            Some(LuaValue::String(s)) if s.as_bytes().as_ref() == b"#" => {
-                lua_select.call::<MultiValue>(args)
-            }
+        lua.create_function(|lua, args: MultiValue| match args.front() {
+            Some(LuaValue::Integer(_) | LuaValue::Number(_)) => lua_select(args),
+            Some(LuaValue::String(s)) if s.as_bytes().as_ref() == b"#" => lua_select(args),
             _ => select_channels(lua, args),
         })?,
     )?;
     register_methods(lua)
+}
+
+/// Lua's own `select(n, ...)` / `select('#', ...)`, with its exact results and messages.
+fn lua_select(args: MultiValue) -> mlua::Result<MultiValue> {
+    let mut it = args.into_iter();
+    let first = it.next().unwrap_or(LuaValue::Nil);
+    let rest: Vec<LuaValue> = it.collect();
+    let top = rest.len() as i64 + 1;
+    let mut i = match first {
+        LuaValue::Integer(i) => i,
+        LuaValue::Number(f) if f.fract() == 0.0 && f >= i64::MIN as f64 && f < i64::MAX as f64 => {
+            f as i64
+        }
+        LuaValue::Number(_) => {
+            return Err(arg_error(
+                1,
+                "select",
+                "number has no integer representation",
+            ))
+        }
+        _ => return Ok(MultiValue::from_iter([LuaValue::Integer(top - 1)])),
+    };
+    if i < 0 {
+        i += top;
+    } else if i > top {
+        i = top;
+    }
+    if i < 1 {
+        return Err(arg_error(1, "select", "index out of range"));
+    }
+    Ok(rest.into_iter().skip(i as usize - 1).collect())
 }
 
 fn make_chan(lua: &Lua, args: MultiValue) -> mlua::Result<LuaValue> {

@@ -94,16 +94,14 @@ pub fn io_error_text(e: &std::io::Error) -> String {
 /// of builtin tables such as `store`). Each is then wrapped so its errors reach Lua as plain strings with the caller's
 /// `file:line:`, exactly like errors of Lua's own C functions (`luaL_error`). Without this, mlua hands
 /// `pcall` a userdata whose text starts with "runtime error:" and carries a traceback.
-pub fn find_builtin_slots(
-    lua: &Lua,
-    stock: &std::collections::HashSet<Vec<u8>>,
-) -> mlua::Result<BuiltinSlots> {
+pub fn find_builtin_slots(lua: &Lua, stock: &StockGlobals) -> mlua::Result<BuiltinSlots> {
     let globals = lua.globals();
     let mut slots = Vec::new();
     for pair in globals.pairs::<LuaValue, LuaValue>() {
         let (k, v) = pair?;
         let LuaValue::String(name) = &k else { continue };
-        if stock.contains(name.as_bytes().as_ref()) {
+        // A stock global counts as ours when a builtin family replaced it (`print`, `select`).
+        if stock.get(name.as_bytes().as_ref()) == Some(&(v.to_pointer() as usize)) {
             continue;
         }
         let name = name.to_str()?.to_string();
@@ -124,6 +122,20 @@ pub fn find_builtin_slots(
     // Builtins that live in stock tables.
     slots.push((Some("os".into()), "exit".into()));
     Ok(slots)
+}
+
+/// The globals of a state before the builtins are registered: name → identity of the value.
+pub type StockGlobals = std::collections::HashMap<Vec<u8>, usize>;
+
+/// The stock globals of a fresh state (see [`StockGlobals`]).
+pub fn stock_globals(lua: &Lua) -> mlua::Result<StockGlobals> {
+    let mut stock = StockGlobals::new();
+    for pair in lua.globals().pairs::<LuaValue, LuaValue>() {
+        if let (LuaValue::String(k), v) = pair? {
+            stock.insert(k.as_bytes().to_vec(), v.to_pointer() as usize);
+        }
+    }
+    Ok(stock)
 }
 
 /// Where builtin functions live: `(None, "send")` is the global `send`, `(Some("store"), "get")`

@@ -58,7 +58,7 @@ impl GoState {
             _ => {
                 // First state of the run: find out which globals the builtins add, and where the
                 // builtin functions live, once for every later state.
-                let stock = value::global_names(lua)?;
+                let stock = args::stock_globals(lua)?;
                 value::install(lua, Arc::new(std::collections::HashSet::new()))?;
                 crate::builtins::register_all(lua)?;
                 let all = Arc::new(value::global_names(lua)?);
