@@ -6,12 +6,14 @@
 
 pub mod alloc;
 pub mod args;
+pub mod cron;
 pub mod goroutine;
 pub mod interrupt;
 pub mod output;
 pub mod report;
 pub mod state;
 pub mod value;
+pub mod watch;
 
 use crate::config::Config;
 use interrupt::{Cancel, InterruptRef, Reason};
