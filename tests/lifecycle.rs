@@ -246,3 +246,65 @@ print("done")
     let quiet = run(&dir, &["--timeout", "0", "l.lua"]);
     assert!(!text(&quiet.stderr).contains("leak-check"));
 }
+
+/// Reads `child`'s stdout until `want` has appeared (or the deadline passes).
+fn read_until(out: &mut impl std::io::Read, seen: &mut String, want: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut buf = [0u8; 256];
+    while !seen.contains(want) {
+        assert!(
+            Instant::now() < deadline,
+            "never saw {want:?}; output so far:\n{seen}"
+        );
+        match out.read(&mut buf) {
+            Ok(0) => panic!("output ended before {want:?}:\n{seen}"),
+            Ok(n) => seen.push_str(&String::from_utf8_lossy(&buf[..n])),
+            Err(e) => panic!("read: {e}"),
+        }
+    }
+}
+
+#[test]
+fn editing_a_watched_script_reloads_it_and_a_broken_edit_keeps_the_old_one() {
+    let dir = scratch("hot-reload");
+    let script = |greeting: &str| {
+        format!(
+            r#"local config = {{ greeting = "{greeting}" }}
+count = 0
+function show()
+  count = count + 1
+  print(config.greeting .. " " .. count)
+  io.stdout:flush()
+end
+set_interval(show, 0.1)
+watch_file(arg[0], function() reload_script() end)
+"#
+        )
+    };
+    std::fs::write(dir.join("hot.lua"), script("hello")).unwrap();
+    let mut child = solvm(&dir, &["hot.lua"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut out = child.stdout.take().expect("stdout");
+    let mut seen = String::new();
+    read_until(&mut out, &mut seen, "hello 2");
+    // A broken edit: reported, the old version keeps ticking.
+    std::fs::write(dir.join("hot.lua"), "this is not lua )\n").unwrap();
+    let mark = seen.len();
+    read_until(&mut out, &mut seen, "hello 9");
+    assert!(!seen[mark..].contains("hi 1"), "{seen}");
+    // A good edit: the new version runs from the top (its counter starts again).
+    std::fs::write(dir.join("hot.lua"), script("hi")).unwrap();
+    read_until(&mut out, &mut seen, "hi 2");
+    // Safety: kill(2) on the PID of the child this test started.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let done = finish(child, Duration::from_secs(10));
+    assert_eq!(done.status.code(), Some(143));
+    let err = text(&done.stderr);
+    assert!(
+        err.contains("syntax error") && err.contains("the current run goes on"),
+        "{err}"
+    );
+}

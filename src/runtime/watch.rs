@@ -1,15 +1,249 @@
-//! File watching (placeholder until the notify-based module lands).
+//! File watching for the `watch_file(path, fn)` builtin: one callback per burst of changes.
+//!
+//! The watch is on the file's parent directory, filtered by the file's name, so it survives editors
+//! that save by writing a temporary file and renaming it over the original (a watch on the file
+//! itself would follow the old, replaced inode). notify-debouncer-mini folds each burst into one
+//! event per path; whether the change was a create, modify or remove is read off the file's
+//! existence before and after the burst, which stays right however the editor got there.
 
-/// Dropping it stops the watch.
-pub struct FileWatch;
+use notify::{RecommendedWatcher, RecursiveMode};
+use notify_debouncer_mini::{new_debouncer, DebounceEventResult, DebouncedEventKind, Debouncer};
+use parking_lot::ReentrantMutex;
+use std::cell::Cell;
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
-/// Calls `on_change(path, event)` once per burst of changes to `path`.
+/// Quiet time after the last change before a burst counts as finished.
+const DEBOUNCE: Duration = Duration::from_millis(150);
+
+/// An active watch; dropping it stops the watch.
+pub struct FileWatch {
+    /// Set (under the lock) when the watch is dropped. The lock is also held while the callback
+    /// runs, so once `drop` returns no callback is running or will run. Reentrant, because the
+    /// callback itself may drop the watch.
+    stopped: Arc<ReentrantMutex<Cell<bool>>>,
+    /// Kept for its `Drop`, which ends the watcher and the debouncer thread.
+    _debouncer: Debouncer<RecommendedWatcher>,
+}
+
+impl std::fmt::Debug for FileWatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileWatch").finish_non_exhaustive()
+    }
+}
+
+impl Drop for FileWatch {
+    fn drop(&mut self) {
+        self.stopped.lock().set(true);
+    }
+}
+
+/// Calls `on_change(path, event)` once per burst of changes to the file `path` (debounced ~100-200 ms);
+/// `event` is "modify", "create" or "remove". Editors that replace the file by writing a temp file and
+/// renaming it over the original still produce a callback (the parent directory is watched and
+/// filtered by file name, so the watch survives the file being replaced). A path that does not exist
+/// → Err with a clear message (`watch_file: cannot watch 'x': no such file or directory`).
+///
+/// The callback runs on the watcher's thread.
 pub fn watch(
-    path: &std::path::Path,
-    _on_change: Box<dyn Fn(std::path::PathBuf, &'static str) + Send + 'static>,
+    path: &Path,
+    on_change: Box<dyn Fn(PathBuf, &'static str) + Send + 'static>,
 ) -> Result<FileWatch, String> {
-    Err(format!(
-        "watch_file: cannot watch '{}': file watching is not built yet",
-        path.display()
-    ))
+    let fail = |why: &str| format!("watch_file: cannot watch '{}': {why}", path.display());
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_dir() => return Err(fail("is a directory")),
+        Ok(_) => {}
+        Err(err) if err.kind() == ErrorKind::NotFound => {
+            return Err(fail("no such file or directory"))
+        }
+        Err(err) => return Err(fail(&err.to_string())),
+    }
+    let name = path
+        .file_name()
+        .ok_or_else(|| fail("not a file name"))?
+        .to_owned();
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    // Event paths are the watched directory joined with the entry's name; canonical on both sides so
+    // that a relative or symlinked parent still compares equal.
+    let dir = parent
+        .canonicalize()
+        .map_err(|err| fail(&err.to_string()))?;
+    let target = dir.join(&name);
+
+    let stopped = Arc::new(ReentrantMutex::new(Cell::new(false)));
+    let reported_path = path.to_path_buf();
+    let mut existed = true;
+    let handler = {
+        let stopped = stopped.clone();
+        move |result: DebounceEventResult| {
+            // Backend errors (a watch limit, a vanished directory) have nowhere useful to go: the
+            // watch simply stays quiet.
+            let Ok(events) = result else { return };
+            // `AnyContinuous` is sent while a burst is still going on; wait for its final `Any`.
+            let touched = events
+                .iter()
+                .any(|e| e.kind == DebouncedEventKind::Any && e.path == target);
+            if !touched {
+                return;
+            }
+            let exists = target.exists();
+            let event = match (existed, exists) {
+                (true, true) => "modify",
+                (false, true) => "create",
+                (true, false) => "remove",
+                // Created and removed again within one burst: nothing to report.
+                (false, false) => return,
+            };
+            existed = exists;
+            let guard = stopped.lock();
+            if !guard.get() {
+                on_change(reported_path.clone(), event);
+            }
+        }
+    };
+    let mut debouncer = new_debouncer(DEBOUNCE, handler).map_err(|err| fail(&err.to_string()))?;
+    debouncer
+        .watcher()
+        .watch(&dir, RecursiveMode::NonRecursive)
+        .map_err(|err| fail(&err.to_string()))?;
+    Ok(FileWatch {
+        stopped,
+        _debouncer: debouncer,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+    use std::io::Write;
+    use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
+
+    /// Generous bound for a callback to arrive.
+    const ARRIVES_WITHIN: Duration = Duration::from_secs(5);
+    /// Quiet time after which a burst is surely over (several debounce periods).
+    const SETTLE: Duration = Duration::from_millis(800);
+
+    fn start(path: &Path) -> (FileWatch, Receiver<(PathBuf, &'static str)>) {
+        let (tx, rx) = channel();
+        let watch = watch(
+            path,
+            Box::new(move |p, event| {
+                let _ = tx.send((p, event));
+            }),
+        )
+        .expect("watch starts");
+        (watch, rx)
+    }
+
+    /// Exactly one callback arrives for the burst just made, then nothing more.
+    fn expect_one(rx: &Receiver<(PathBuf, &'static str)>, path: &Path, event: &str) {
+        let (got_path, got_event) = rx
+            .recv_timeout(ARRIVES_WITHIN)
+            .unwrap_or_else(|_| panic!("no '{event}' callback within {ARRIVES_WITHIN:?}"));
+        assert_eq!(got_path, path);
+        assert_eq!(got_event, event);
+        expect_none(rx);
+    }
+
+    fn expect_none(rx: &Receiver<(PathBuf, &'static str)>) {
+        match rx.recv_timeout(SETTLE) {
+            Err(RecvTimeoutError::Timeout) => {}
+            other => panic!("unexpected callback: {other:?}"),
+        }
+    }
+
+    fn fixture() -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.lua");
+        fs::write(&path, "return 1\n").unwrap();
+        (dir, path)
+    }
+
+    #[test]
+    fn one_callback_per_burst_of_writes() {
+        let (_dir, path) = fixture();
+        let (_watch, rx) = start(&path);
+        for i in 0..5 {
+            fs::write(&path, format!("return {i}\n")).unwrap();
+        }
+        expect_one(&rx, &path, "modify");
+    }
+
+    #[test]
+    fn append_replace_by_rename_and_later_changes() {
+        let (dir, path) = fixture();
+        let (_watch, rx) = start(&path);
+
+        let mut file = fs::OpenOptions::new().append(true).open(&path).unwrap();
+        file.write_all(b"-- appended\n").unwrap();
+        drop(file);
+        expect_one(&rx, &path, "modify");
+
+        // What many editors do on save.
+        let tmp = dir.path().join(".config.lua.swp");
+        fs::write(&tmp, "return 2\n").unwrap();
+        fs::rename(&tmp, &path).unwrap();
+        expect_one(&rx, &path, "modify");
+
+        // The watch survived the replacement: a separate change later is reported again.
+        fs::write(&path, "return 3\n").unwrap();
+        expect_one(&rx, &path, "modify");
+
+        // Other files in the same directory are not reported.
+        fs::write(dir.path().join("other.txt"), "x").unwrap();
+        expect_none(&rx);
+    }
+
+    #[test]
+    fn remove_then_create() {
+        let (_dir, path) = fixture();
+        let (_watch, rx) = start(&path);
+        fs::remove_file(&path).unwrap();
+        expect_one(&rx, &path, "remove");
+        fs::write(&path, "return 4\n").unwrap();
+        expect_one(&rx, &path, "create");
+    }
+
+    #[test]
+    fn dropping_the_watch_stops_callbacks() {
+        let (_dir, path) = fixture();
+        let (watch, rx) = start(&path);
+        fs::write(&path, "return 5\n").unwrap();
+        expect_one(&rx, &path, "modify");
+        drop(watch);
+        fs::write(&path, "return 6\n").unwrap();
+        match rx.recv_timeout(SETTLE) {
+            // The callback (and its sender) is gone with the watch, or simply never called.
+            Err(_) => {}
+            Ok(got) => panic!("callback after drop: {got:?}"),
+        }
+    }
+
+    #[test]
+    fn missing_paths_and_directories_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("nope.lua");
+        let err = watch(&missing, Box::new(|_, _| {})).unwrap_err();
+        assert_eq!(
+            err,
+            format!(
+                "watch_file: cannot watch '{}': no such file or directory",
+                missing.display()
+            )
+        );
+        let err = watch(dir.path(), Box::new(|_, _| {})).unwrap_err();
+        assert!(err.ends_with("is a directory"), "{err}");
+    }
+
+    #[test]
+    fn file_watch_can_move_between_threads() {
+        fn assert_send<T: Send>() {}
+        assert_send::<FileWatch>();
+    }
 }
