@@ -63,6 +63,8 @@ pub struct Shared {
     services: std::sync::atomic::AtomicUsize,
     /// Set once any service has started: from then on the whole-run timeout no longer applies.
     service_started: AtomicBool,
+    /// Sources of modules imported from URLs, fetched once per process (SPEC §9).
+    pub url_modules: Mutex<HashMap<String, Arc<[u8]>>>,
     /// The previous `check_memory` sample, for its diffs.
     pub memory_sample: Mutex<Option<[i64; 3]>>,
     next_goroutine: AtomicU64,
@@ -91,6 +93,7 @@ impl Shared {
             channels: Mutex::new(HashMap::new()),
             store: Mutex::new(HashMap::new()),
             builtin_globals: std::sync::OnceLock::new(),
+            url_modules: Mutex::new(HashMap::new()),
             memory_sample: Mutex::new(None),
             services: std::sync::atomic::AtomicUsize::new(0),
             service_started: AtomicBool::new(false),
