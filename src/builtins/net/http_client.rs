@@ -134,7 +134,7 @@ fn describe(e: &ureq::Error, timeout: Duration) -> String {
         ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => {
             format!("timeout after {}s", timeout.as_secs_f64())
         }
-        ureq::Error::Io(io) => super::dns::lookup_error(io),
+        ureq::Error::Io(io) => super::io_failure_text(io),
         ureq::Error::Timeout(_) => format!("timeout after {}s", timeout.as_secs_f64()),
         ureq::Error::HostNotFound => "no such host".into(),
         ureq::Error::ConnectionFailed => "connection failed".into(),

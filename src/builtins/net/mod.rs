@@ -163,6 +163,18 @@ pub(crate) fn is_slice_timeout(e: &std::io::Error) -> bool {
     )
 }
 
+/// A socket-level error in words: TLS failures (which rustls reports inside an I/O error) say so,
+/// resolver failures read `no such host`, the rest as [`args::io_error_text`].
+pub(crate) fn io_failure_text(e: &std::io::Error) -> String {
+    match e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+    {
+        Some(tls) => format!("TLS error: {tls}"),
+        None => dns::lookup_error(e),
+    }
+}
+
 /// `nil, msg` as a [`MultiValue`].
 pub(crate) fn fail(lua: &Lua, msg: impl AsRef<str>) -> mlua::Result<MultiValue> {
     args::nil_err(lua, msg)

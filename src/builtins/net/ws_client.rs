@@ -147,7 +147,8 @@ fn open(url: &str, headers: Vec<(String, String)>) -> Result<(Socket, String), S
 
 fn describe(e: &tungstenite::Error) -> String {
     match e {
-        tungstenite::Error::Io(io) => args::io_error_text(io),
+        tungstenite::Error::Io(io) => super::io_failure_text(io),
+        tungstenite::Error::Tls(tls) => format!("TLS error: {tls}"),
         tungstenite::Error::Http(resp) => {
             format!("handshake refused with status {}", resp.status())
         }
