@@ -16,11 +16,17 @@ const MAX_REDIRECTS: u32 = 10;
 
 /// One request, independent of Lua (so `import` can fetch with it too).
 pub struct Request {
+    /// Upper-case method (`GET`, `PATCH`, ...).
     pub method: String,
+    /// `http://` or `https://` URL.
     pub url: String,
+    /// The request body; `None` sends none.
     pub body: Option<Vec<u8>>,
+    /// Extra request headers, as given.
     pub headers: Vec<(String, String)>,
+    /// Bound on the whole exchange, redirects and body included.
     pub timeout: Duration,
+    /// Follow up to ten redirects; otherwise a 3xx is returned as it is.
     pub follow_redirects: bool,
     /// Skip certificate verification (self-signed test servers).
     pub insecure: bool,
@@ -46,8 +52,11 @@ impl Request {
 
 /// A response of any status. Header names are lower-case; repeated headers are joined with `, `.
 pub struct Response {
+    /// The status code, whatever it is.
     pub status: u16,
+    /// The body bytes, exactly as received.
     pub body: Vec<u8>,
+    /// Lower-case names, in order of first appearance.
     pub headers: Vec<(String, String)>,
 }
 
