@@ -3,6 +3,7 @@
 //! teaches Lua's own `require` the same folders, and remembers every module file a state loaded so
 //! `--watch` can watch them.
 
+use crate::builtins::net::http_client;
 use crate::runtime::{args, ctx, report, state};
 use mlua::{Function, Lua, MultiValue, Table, Value as LuaValue};
 use std::path::{Component, Path, PathBuf};
@@ -166,7 +167,7 @@ fn import(lua: &Lua, vals: MultiValue) -> mlua::Result<LuaValue> {
     }
     let request = Request::parse(&name);
     let value = match &request {
-        Request::Url(url) => import_url(url)?,
+        Request::Url(url) => import_url(lua, &name, url)?,
         Request::Module(_) | Request::File(_) => import_file(lua, &name, &request)?,
     };
     let global = request.global_name();
@@ -176,14 +177,40 @@ fn import(lua: &Lua, vals: MultiValue) -> mlua::Result<LuaValue> {
     Ok(value)
 }
 
-/// `import("https://…")`. The process-wide cache of fetched sources belongs in `Shared` (one fetch
-/// per process, SPEC §9), not in a static. Once the HTTP client exists: look the URL up in that
-/// cache, fetch on a miss (a failed fetch is an error naming the URL and status), then hand the
-/// source to [`run_module`] with the URL as cache key and `@<url>` as chunk name.
-fn import_url(url: &str) -> mlua::Result<LuaValue> {
-    Err(mlua::Error::runtime(format!(
-        "import: URL imports need the HTTP client, which is not built yet ({url})"
-    )))
+/// `import("https://…")`: the source is fetched once per process (cached in `Shared`, SPEC §9),
+/// then run once per state like a file module, with the URL as cache key and chunk name. A failed
+/// fetch is an error naming the URL and the status (or the transport failure).
+fn import_url(lua: &Lua, name: &str, url: &str) -> mlua::Result<LuaValue> {
+    let cache: Table = lua.named_registry_value(CACHE_KEY)?;
+    if let Some(value) = cache.get::<Option<LuaValue>>(url)? {
+        return Ok(value);
+    }
+    let rt = ctx(lua).rt;
+    let cached = rt.url_modules.lock().get(url).cloned();
+    let source = match cached {
+        Some(s) => s,
+        None => {
+            let resp = http_client::perform_from_lua(lua, http_client::Request::get(url))?
+                .map_err(|e| {
+                    let e = e.strip_prefix("GET ").unwrap_or(&e);
+                    mlua::Error::runtime(format!("import: cannot fetch {e}"))
+                })?;
+            if !(200..300).contains(&resp.status) {
+                return Err(mlua::Error::runtime(format!(
+                    "import: cannot fetch {url}: status {}",
+                    resp.status
+                )));
+            }
+            let source: std::sync::Arc<[u8]> = resp.body.into();
+            rt.url_modules
+                .lock()
+                .insert(url.to_string(), std::sync::Arc::clone(&source));
+            source
+        }
+    };
+    let value = run_module(lua, name, Path::new(url), url, &source)?;
+    cache.set(url, value.clone())?;
+    Ok(value)
 }
 
 /// Imports a module or `.lua` path from disk: finds it, then runs it unless this state already did.

@@ -7,6 +7,7 @@ pub mod fs;
 pub mod go;
 pub mod import;
 pub mod json;
+pub mod net;
 pub mod store;
 pub mod timers;
 
@@ -22,5 +23,6 @@ pub fn register_all(lua: &Lua) -> mlua::Result<()> {
     fs::register(lua)?;
     import::register(lua)?;
     timers::register(lua)?;
+    net::register(lua)?;
     Ok(())
 }

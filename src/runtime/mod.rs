@@ -80,6 +80,8 @@ pub struct Shared {
     pub builtin_slots: std::sync::OnceLock<Arc<args::BuiltinSlots>>,
     /// Bytecode of the `coroutine.wrap` replacement, compiled by the first state.
     pub wrap_bytecode: std::sync::OnceLock<Vec<u8>>,
+    /// Sources of modules imported from URLs, fetched once per process (SPEC §9).
+    pub url_modules: Mutex<HashMap<String, Arc<[u8]>>>,
     /// The previous `check_memory` sample, for its diffs.
     pub memory_sample: Mutex<Option<[i64; 3]>>,
     next_goroutine: AtomicU64,
@@ -119,6 +121,7 @@ impl Shared {
             reload_source: Mutex::new(None),
             reload_watches: Mutex::new(Vec::new()),
             wrap_bytecode: std::sync::OnceLock::new(),
+            url_modules: Mutex::new(HashMap::new()),
             memory_sample: Mutex::new(None),
             services: std::sync::atomic::AtomicUsize::new(0),
             service_started: AtomicBool::new(false),

@@ -202,6 +202,17 @@ impl Value {
         }
     }
 
+    /// A flat table built from Rust (a UDP message `{data, addr, port}` made on a listener thread).
+    /// Keys and values must be plain values (no tables, functions or references).
+    pub fn table(entries: Vec<(Value, Value)>) -> Value {
+        Value::Graph(Arc::new(Graph {
+            nodes: vec![Node::Table {
+                entries,
+                meta: None,
+            }],
+        }))
+    }
+
     /// Builds this value in `lua` (any state with transfer helpers installed).
     pub fn to_lua(&self, lua: &Lua) -> mlua::Result<LuaValue> {
         match self {
@@ -877,6 +888,25 @@ mod tests {
             moved("return setmetatable({}, {__index = function(_, k) return k .. '!' end})");
         let r = check(&b, v, "return function(t) return t.hi end");
         assert_eq!(r, LuaValue::String(b.create_string("hi!").unwrap()));
+    }
+
+    #[test]
+    fn table_built_in_rust_becomes_a_lua_table() {
+        let b = state();
+        let v = Value::table(vec![
+            (
+                Value::Str(b"data"[..].into()),
+                Value::Str(b"hi\0"[..].into()),
+            ),
+            (Value::Str(b"port"[..].into()), Value::Int(53)),
+        ]);
+        let out = v.to_lua(&b).unwrap();
+        let r = check(
+            &b,
+            out,
+            "return function(t) return t.data == 'hi\\0' and math.type(t.port) == 'integer' and t.port == 53 end",
+        );
+        assert_eq!(r, LuaValue::Boolean(true));
     }
 
     #[test]

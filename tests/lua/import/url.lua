@@ -1,2 +1,2 @@
--- URL imports wait for the HTTP client.
-import("https://raw.githubusercontent.com/someuser/somerepo/main/cool_utils.lua")
+-- A URL import whose fetch fails names the URL and why (port 1 on loopback refuses).
+import("http://127.0.0.1:1/cool_utils.lua")
