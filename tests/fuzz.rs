@@ -1,0 +1,190 @@
+//! Property-based fuzzing of every parser a user can feed (issue 8): `json_decode`, the value enum,
+//! cron expressions, and the duration/size flags. Each property runs `PROPTEST_CASES` inputs (256 by
+//! default, so the test suite stays quick); `scripts/fuzz` runs them with a million or more.
+//! Every crash found becomes a regression case in `REGRESSIONS` below.
+
+use mlua::{Lua, StdLib, Value as LuaValue};
+use proptest::prelude::*;
+use solvm::config::{parse_duration, parse_size};
+use solvm::runtime::cron::CronSchedule;
+use solvm::runtime::value::{self, Value};
+use std::sync::Arc;
+
+/// A state with the JSON builtins and value transfer, like a goroutine's.
+fn state() -> Lua {
+    // Safety: the full standard library, as the runtime gives scripts.
+    let lua = unsafe { Lua::unsafe_new_with(StdLib::ALL, mlua::LuaOptions::default()) };
+    let names = value::global_names(&lua).expect("globals");
+    value::install(&lua, Arc::new(names)).expect("transfer helpers");
+    solvm::builtins::json::register(&lua).expect("json builtins");
+    lua
+}
+
+thread_local! {
+    static LUA: Lua = state();
+}
+
+/// Inputs that once broke something (none yet: add every crash here).
+const REGRESSIONS: &[&str] = &[
+    "",
+    "[",
+    "{\"a\":",
+    "1e999999",
+    "-",
+    "[[[[[[[[[[",
+    "\"\\ud800\"",
+    "nul",
+    "0x10",
+];
+
+/// JSON-ish text: real JSON fragments mixed with noise, so both the happy and the error paths run.
+fn jsonish() -> impl Strategy<Value = String> {
+    let leaf = prop_oneof![
+        Just("null".to_string()),
+        Just("true".to_string()),
+        any::<i64>().prop_map(|i| i.to_string()),
+        any::<f64>().prop_map(|f| f.to_string()),
+        "[a-z\\\\\"\u{0}-\u{1f}\u{e9}\u{1F600}]{0,8}".prop_map(|s| format!("{s:?}")),
+        "[\\[\\]{}:,\" 0-9a-z.eE+-]{0,12}",
+    ];
+    leaf.prop_recursive(6, 64, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(|v| format!("[{}]", v.join(","))),
+            prop::collection::vec(("[a-z]{0,4}", inner), 0..6).prop_map(|v| {
+                let body: Vec<String> = v.into_iter().map(|(k, x)| format!("{k:?}:{x}")).collect();
+                format!("{{{}}}", body.join(","))
+            }),
+        ]
+    })
+}
+
+fn decode(lua: &Lua, text: &[u8]) -> Option<LuaValue> {
+    let f: mlua::Function = lua.globals().get("json_decode").expect("json_decode");
+    let s = lua.create_string(text).expect("string");
+    let (v, err): (LuaValue, LuaValue) = f.call(s).expect("json_decode never raises on a string");
+    match v {
+        LuaValue::Nil => {
+            // A failure always says where.
+            let msg = err.to_string().expect("message");
+            assert!(msg.contains("line") && msg.contains("column"), "{msg}");
+            None
+        }
+        v => Some(v),
+    }
+}
+
+#[test]
+fn json_regressions() {
+    LUA.with(|lua| {
+        for r in REGRESSIONS {
+            decode(lua, r.as_bytes());
+        }
+    });
+}
+
+#[test]
+fn json_floats_round_trip_exactly() {
+    // Found by json_decode_encode_round_trips: without serde_json's `float_roundtrip`, decoding the
+    // shortest form of a float could land on a neighbouring float.
+    LUA.with(|lua| {
+        let enc: mlua::Function = lua.globals().get("json_encode").expect("json_encode");
+        for text in [
+            "[4.2098061558736215e-234]",
+            "[0.1]",
+            "[1.7976931348623157e308]",
+            "[5e-324]",
+            "[-0.0]",
+        ] {
+            let once: String = enc
+                .call(decode(lua, text.as_bytes()).expect("valid"))
+                .expect("encodes");
+            assert_eq!(once, text, "float changed in a round trip");
+        }
+    });
+}
+
+proptest! {
+    #[test]
+    fn json_decode_never_panics_on_bytes(bytes in prop::collection::vec(any::<u8>(), 0..200)) {
+        LUA.with(|lua| { decode(lua, &bytes); });
+    }
+
+    #[test]
+    fn json_decode_encode_round_trips(text in jsonish()) {
+        LUA.with(|lua| -> Result<(), TestCaseError> {
+            if let Some(v) = decode(lua, text.as_bytes()) {
+                let enc: mlua::Function = lua.globals().get("json_encode").expect("json_encode");
+                let once: String = match enc.call::<String>(v) {
+                    Ok(s) => s,
+                    // NaN/inf cannot appear in decoded JSON; anything else must encode.
+                    Err(e) => panic!("decoded value does not encode: {e}"),
+                };
+                let again = decode(lua, once.as_bytes()).expect("our own output decodes");
+                let twice: String = enc.call(again).expect("encodes again");
+                prop_assert_eq!(once, twice);
+            }
+            Ok(())
+        })?;
+    }
+
+    #[test]
+    fn duration_and_size_flags_never_panic(s in "\\PC{0,16}") {
+        let _ = parse_duration(&s);
+        let _ = parse_size(&s);
+    }
+
+    #[test]
+    fn valid_durations_round_trip(ms in 0u64..10_000_000) {
+        let d = parse_duration(&format!("{ms}ms")).expect("valid");
+        prop_assert_eq!(d.as_millis() as u64, ms);
+        let s = parse_duration(&format!("{}", ms as f64 / 1000.0)).expect("valid seconds");
+        prop_assert!((s.as_secs_f64() - ms as f64 / 1000.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn cron_never_panics(s in "[0-9*/,\\- A-Za-z?LW#]{0,30}") {
+        if let Ok(c) = CronSchedule::parse(&s) {
+            let now = chrono::Local::now();
+            if let Some(next) = c.next_after(now) {
+                prop_assert!(next > now);
+            }
+        }
+    }
+
+    #[test]
+    fn cron_fields_in_range_parse(sec in 0u32..60, min in 0u32..60, hour in 0u32..24, dom in 1u32..29, mon in 1u32..13, dow in 0u32..7) {
+        let expr = format!("{sec} {min} {hour} {dom} {mon} {dow}");
+        let c = CronSchedule::parse(&expr).expect("in-range fields parse");
+        prop_assert!(c.next_after(chrono::Local::now()).is_some());
+    }
+
+    #[test]
+    fn value_transfer_preserves_structure(text in jsonish()) {
+        // Random nested values (from JSON, plus a cycle and a shared table) cross to another state
+        // and come back equal.
+        LUA.with(|a| -> Result<(), TestCaseError> {
+            if let Some(v) = decode(a, text.as_bytes()) {
+                let wrap: mlua::Function = a
+                    .load("return function(v) local s = {v} local t = {v = v, s1 = s, s2 = s} t.self = t return t end")
+                    .eval()
+                    .expect("wrapper");
+                let t: LuaValue = wrap.call(v).expect("wrap");
+                let moved = Value::from_lua(a, &t, "fuzz").expect("JSON-made values always cross");
+                let b = state();
+                let there = moved.to_lua(&b).expect("decodes");
+                let check: mlua::Function = b
+                    .load("return function(t) return t.self == t and t.s1 == t.s2 and t.s1[1] == t.v end")
+                    .eval()
+                    .expect("check");
+                prop_assert!(check.call::<bool>(there.clone()).expect("check runs"));
+                let enc_a: mlua::Function = a.globals().get("json_encode").expect("enc");
+                let enc_b: mlua::Function = b.globals().get("json_encode").expect("enc");
+                let get_v = |_: &Lua, t: LuaValue| -> LuaValue { t.as_table().expect("table").get("v").expect("v") };
+                let ja: String = enc_a.call(get_v(a, t)).expect("enc a");
+                let jb: String = enc_b.call(get_v(&b, there)).expect("enc b");
+                prop_assert_eq!(ja, jb);
+            }
+            Ok(())
+        })?;
+    }
+}
