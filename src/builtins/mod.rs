@@ -7,6 +7,7 @@ pub mod fs;
 pub mod go;
 pub mod import;
 pub mod json;
+pub mod server;
 pub mod store;
 
 use mlua::Lua;
@@ -20,5 +21,6 @@ pub fn register_all(lua: &Lua) -> mlua::Result<()> {
     json::register(lua)?;
     fs::register(lua)?;
     import::register(lua)?;
+    server::register(lua)?;
     Ok(())
 }

@@ -531,6 +531,8 @@ pub fn wait_for_others(lua: &Lua, ctx: &Ctx) {
                 return;
             }
         }
+        // Output of a long-running service (a server started by main) must not sit in a buffer.
+        super::output::flush();
         let mut guard = rt.goroutine_wait.lock();
         rt.goroutine_done
             .wait_for(&mut guard, Duration::from_millis(100));

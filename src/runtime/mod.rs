@@ -55,6 +55,8 @@ pub struct Shared {
     pub deadlocked: AtomicBool,
     /// Named channels, shared by every goroutine.
     pub channels: Mutex<HashMap<String, Arc<dyn std::any::Any + Send + Sync>>>,
+    /// Servers made by `create_server`, by name (the server family owns the type behind `Any`).
+    pub servers: Mutex<HashMap<String, Arc<dyn std::any::Any + Send + Sync>>>,
     /// The shared key/value store.
     pub store: Mutex<HashMap<String, (value::Value, Option<std::time::Instant>)>>,
     /// Names of the globals a fresh state has (everything else is user-defined).
@@ -89,6 +91,7 @@ impl Shared {
             stopped: Mutex::new(Vec::new()),
             deadlocked: AtomicBool::new(false),
             channels: Mutex::new(HashMap::new()),
+            servers: Mutex::new(HashMap::new()),
             store: Mutex::new(HashMap::new()),
             builtin_globals: std::sync::OnceLock::new(),
             memory_sample: Mutex::new(None),
