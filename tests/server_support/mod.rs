@@ -21,6 +21,11 @@ impl Server {
     /// Writes `script` to a scratch file and runs it with `args`; waits for the first stdout line
     /// (the port).
     pub fn start(test: &str, script: &str, args: &[&str]) -> Server {
+        Server::start_with(test, script, args, &[])
+    }
+
+    /// Like [`Server::start`], with arguments for the script itself.
+    pub fn start_with(test: &str, script: &str, args: &[&str], script_args: &[&str]) -> Server {
         let dir = std::env::temp_dir().join(format!("solvm-server-{test}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("main.lua");
@@ -29,6 +34,7 @@ impl Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_solvm"))
             .args(args)
             .arg(&path)
+            .args(script_args)
             .current_dir(&dir)
             .env("NO_COLOR", "1")
             .stdout(Stdio::piped())
