@@ -58,7 +58,7 @@ impl Pattern {
             }
             if let Some(inner) = part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
                 if inner == "$" {
-                    if !last || i == 0 && parts.len() == 1 && !path.ends_with('/') {
+                    if !last {
                         return Err(format!(
                             "'{{$}}' must be the last segment of pattern '{text}'"
                         ));
@@ -372,6 +372,7 @@ mod tests {
             "DELETE /items/{id}",
             "/files/{path...}",
             "/exact/{$}",
+            "/home/{$}",
         ]);
         let cases = [
             ("GET", "/", "/"),
@@ -394,6 +395,7 @@ mod tests {
             ("GET", "/files/a/b/c.txt", "/files/{path...}"),
             ("GET", "/exact/", "/exact/{$}"),
             ("GET", "/exact/more", "/"),
+            ("GET", "/home/", "/home/{$}"),
         ];
         for (m, p, want) in cases {
             assert_eq!(found(&r, m, p), want, "{m} {p}");
@@ -402,7 +404,9 @@ mod tests {
 
     #[test]
     fn without_a_catch_all_unmatched_is_404() {
-        let r = router(&["/a", "/b/{x}", "POST /items", "GET /items"]);
+        let r = router(&["/{$}", "/a", "/b/{x}", "POST /items", "GET /items"]);
+        assert_eq!(found(&r, "GET", "/"), "/{$}");
+        assert_eq!(found(&r, "GET", "/x"), "404");
         assert_eq!(found(&r, "GET", "/c"), "404");
         assert_eq!(found(&r, "PUT", "/items"), "405 GET,HEAD,POST");
         assert_eq!(found(&r, "GET", "/b/"), "404");
