@@ -20,6 +20,7 @@ handle_http("app", "/static/", function(req) return {body = {path = req.path, me
 handle_http("app", "/info", function(req) return {method = req.method, addr = req.remote_addr ~= nil} end)
 handle_http("app", "/fail", function(req) error("handler exploded") end)
 handle_http("app", "/slow", function(req) while true do end end)
+handle_http("app", "/nap", function(req) sleep(2.5) return "rested" end)
 handle_http("app", "/bad-return", function(req) return true end)
 handle_http("app", "/quit", function(req) stop_server("app") return "bye" end)
 on_error(function(msg, info) print("on_error: " .. msg) end)
@@ -119,6 +120,9 @@ fn errors_timeouts_limits_and_bad_clients_leave_the_server_serving() {
     for _ in 0..8 {
         assert_eq!(s.get("/ok").status, 200);
     }
+    // Blocked past the limit (in sleep, where the interrupt lands once it returns): also 503.
+    assert_eq!(s.get("/nap").status, 503);
+    assert_eq!(s.get("/ok").status, 200);
 
     // Body over max_body: 413 (declared, and chunked).
     let mut c = s.connect();

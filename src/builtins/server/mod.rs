@@ -565,6 +565,12 @@ fn serve_connection(live: &Arc<Live>, tcp: TcpStream, addr: SocketAddr) {
         return;
     };
     let remote = addr.to_string();
+    let reply_limit = live
+        .rt
+        .config
+        .timeout
+        .filter(|d| !d.is_zero())
+        .map(|d| d * 2 + Duration::from_secs(1));
     let mut out = Vec::with_capacity(1024);
     loop {
         let req = match conn.read_request(live.max_body, &live.stop) {
@@ -596,9 +602,19 @@ fn serve_connection(live: &Arc<Live>, tcp: TcpStream, addr: SocketAddr) {
                     remote_addr: remote.clone(),
                     reply: tx,
                 };
-                match jobs.send(job).ok().and_then(|_| rx.recv().ok()) {
+                // The worker answers 503 itself when it interrupts an overrunning handler; a
+                // handler stuck where the interrupt cannot reach (a blocking C call) still must
+                // not hold the client forever.
+                let reply = jobs.send(job).ok().and_then(|_| match reply_limit {
+                    Some(limit) => rx.recv_timeout(limit).ok(),
+                    None => rx.recv().ok(),
+                });
+                match reply {
                     Some(r) => r,
-                    None => Response::text(503, "Service Unavailable: the server is stopping"),
+                    None if live.stop.load(Ordering::Acquire) => {
+                        Response::text(503, "Service Unavailable: the server is stopping")
+                    }
+                    None => Response::text(503, "Service Unavailable: the handler took too long"),
                 }
             }
             Route::Found {
