@@ -281,3 +281,81 @@ fn stop_server_from_a_handler_ends_the_run() {
     assert_eq!(s.get("/quit").text(), "bye");
     assert_eq!(s.wait_exit(), Some(0), "stderr: {}", s.stderr());
 }
+
+#[test]
+fn connections_beyond_max_connections_wait_their_turn() {
+    let s = Server::start(
+        "maxconn",
+        r#"
+        create_server("m", {port = 0, host = "127.0.0.1", max_connections = 2})
+        handle_http("m", "/", function(req) return "ok " .. req.path end)
+        print(start_server("m"))
+        "#,
+        &[],
+    );
+    let mut c1 = s.connect();
+    c1.send("GET /1 HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(c1.response().text(), "ok /1");
+    let mut c2 = s.connect();
+    c2.send("GET /2 HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(c2.response().text(), "ok /2");
+    // Both slots are taken by idle keep-alive connections: a third waits in the backlog...
+    let mut c3 = s.connect();
+    c3.send("GET /3 HTTP/1.1\r\nHost: t\r\n\r\n");
+    c3.stream
+        .set_read_timeout(Some(std::time::Duration::from_millis(300)))
+        .unwrap();
+    let mut byte = [0u8; 1];
+    assert!(
+        c3.stream.peek(&mut byte).is_err(),
+        "served beyond max_connections"
+    );
+    // ...and is served once a slot frees up.
+    drop(c1);
+    c3.stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    assert_eq!(c3.response().text(), "ok /3");
+}
+
+#[test]
+fn running_out_of_file_descriptors_does_not_end_the_accept_loop() {
+    // The server runs with a small descriptor limit; more clients than it can accept connect at
+    // once. Once they leave, it serves again.
+    let script = r#"
+        create_server("fd", {port = 0, host = "127.0.0.1", workers = 1})
+        handle_http("fd", "/", function(req) return "alive" end)
+        print(start_server("fd"))
+    "#;
+    let dir = std::env::temp_dir().join(format!("solvm-server-emfile-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("main.lua"), script).unwrap();
+    let mut child = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -n 48 && exec '{}' main.lua",
+            env!("CARGO_BIN_EXE_solvm")
+        ))
+        .current_dir(&dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+    let port: u16 = line.trim().parse().expect("a port");
+    let result = std::panic::catch_unwind(|| {
+        let crowd: Vec<_> = (0..100).map(|_| Client::connect(port)).collect();
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        drop(crowd);
+        let mut c = Client::connect(port);
+        c.send("GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+        assert_eq!(c.response().text(), "alive");
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+}
