@@ -23,6 +23,13 @@ handle_http("chat", "POST /log", function(req)
     return {status = 204}
 end)
 
+-- A resource that takes `ms` to load: a headless browser that dumps the page once it has loaded
+-- (chromium --dump-dom) stays on the page that long.
+handle_http("chat", "GET /hold", function(req)
+    sleep(math.min(tonumber(req.query_params.ms) or 0, 15000) / 1000)
+    return {status = 204}
+end)
+
 handle_ws("chat", "/ws", function(ws)
     local hub = chan("chat")
     send(hub, {join = ws})
