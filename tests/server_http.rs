@@ -359,3 +359,32 @@ fn running_out_of_file_descriptors_does_not_end_the_accept_loop() {
         std::panic::resume_unwind(e);
     }
 }
+
+#[test]
+fn idle_and_slow_clients_are_timed_out() {
+    let s = Server::start(
+        "slow",
+        r#"
+        create_server("t", {port = 0, host = "127.0.0.1", idle_timeout = 0.5, request_timeout = 0.5})
+        handle_http("t", "/", function(req) return "ok" end)
+        print(start_server("t"))
+        "#,
+        &[],
+    );
+    // Idle after a request: closed quietly.
+    let mut idle = s.connect();
+    idle.send("GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(idle.response().text(), "ok");
+    let mut rest = Vec::new();
+    let _ = idle.stream.read_to_end(&mut rest);
+    assert!(rest.is_empty());
+    // A request that never completes: 408, then closed.
+    let mut slow = s.connect();
+    slow.send("GET / HTTP/1.1\r\nHost: t\r\nX-Slow: ");
+    assert_eq!(slow.response().status, 408);
+    // A body that never arrives in full: 408 as well.
+    let mut slow = s.connect();
+    slow.send("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc");
+    assert_eq!(slow.response().status, 408);
+    assert_eq!(s.get("/").text(), "ok");
+}

@@ -11,10 +11,38 @@ use std::time::{Duration, Instant};
 pub const MAX_HEADERS: usize = 100;
 /// Most bytes the request line and headers may take.
 pub const MAX_HEAD_BYTES: usize = 64 * 1024;
-/// How long a connection may sit idle between requests.
+/// How long a connection may sit idle between requests (default of `idle_timeout`).
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
-/// How long a client may take to send one whole request once it has started.
+/// How long a client may take to send one whole request once it has started (default of
+/// `request_timeout`).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The time limits on a client.
+#[derive(Clone, Copy, Debug)]
+pub struct Timeouts {
+    /// Between requests: then the connection is closed quietly.
+    pub idle: Duration,
+    /// From a request's first byte to its last: then 408 and close.
+    pub request: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            idle: IDLE_TIMEOUT,
+            request: REQUEST_TIMEOUT,
+        }
+    }
+}
+
+/// A read that failed mid-request: 408 when the client was too slow, else the connection is gone.
+fn mid_request(e: io::Error) -> ReadError {
+    if e.kind() == io::ErrorKind::TimedOut {
+        ReadError::Status(408, "request timeout")
+    } else {
+        ReadError::Io
+    }
+}
 /// How often a blocked read wakes to look at the stop flag.
 pub const READ_SLICE: Duration = Duration::from_millis(200);
 
@@ -141,7 +169,8 @@ impl Conn {
         while self.available().len() < n {
             match self.fill(deadline, stop) {
                 Ok(true) => {}
-                Ok(false) | Err(_) => return Err(ReadError::Io),
+                Ok(false) => return Err(ReadError::Io),
+                Err(e) => return Err(mid_request(e)),
             }
         }
         Ok(())
@@ -165,22 +194,23 @@ impl Conn {
             }
             match self.fill(deadline, stop) {
                 Ok(true) => {}
-                _ => return Err(ReadError::Io),
+                Ok(false) => return Err(ReadError::Io),
+                Err(e) => return Err(mid_request(e)),
             }
         }
     }
 
-    /// Reads the next request. `continue_ok` says whether to answer `Expect: 100-continue`.
+    /// Reads the next request, answering `Expect: 100-continue` when the body is acceptable.
     pub fn read_request(
         &mut self,
         max_body: usize,
+        timeouts: &Timeouts,
         stop: &AtomicBool,
     ) -> Result<Request, ReadError> {
-        let idle_deadline = Instant::now() + IDLE_TIMEOUT;
-        let mut deadline = idle_deadline;
+        let mut deadline = Instant::now() + timeouts.idle;
         let mut started = !self.available().is_empty();
         if started {
-            deadline = Instant::now() + REQUEST_TIMEOUT;
+            deadline = Instant::now() + timeouts.request;
         }
         let (mut req, head_len, expect_continue) = loop {
             // Tolerate blank lines before a request (RFC 9112 §2.2).
@@ -200,12 +230,13 @@ impl Conn {
                 Ok(true) => {
                     if !started {
                         started = true;
-                        deadline = Instant::now() + REQUEST_TIMEOUT;
+                        deadline = Instant::now() + timeouts.request;
                     }
                 }
                 Ok(false) if !started => return Err(ReadError::Closed),
                 Err(_) if !started => return Err(ReadError::Closed),
-                Ok(false) | Err(_) => return Err(ReadError::Io),
+                Ok(false) => return Err(ReadError::Io),
+                Err(e) => return Err(mid_request(e)),
             }
         };
         self.pos += head_len;

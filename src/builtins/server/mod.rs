@@ -68,6 +68,7 @@ pub struct ServerDef {
     max_body: usize,
     workers: Option<usize>,
     max_connections: usize,
+    timeouts: http::Timeouts,
     routes: Mutex<Routes>,
     running: Mutex<Option<Arc<Live>>>,
 }
@@ -92,6 +93,7 @@ pub struct Live {
     pub tls: Option<Arc<rustls::ServerConfig>>,
     pub max_body: usize,
     max_connections: usize,
+    timeouts: http::Timeouts,
     /// Set when the server stops: connections finish their current request and close.
     pub stop: AtomicBool,
     /// The hand-off to the workers; taken away at stop so the workers end once the last
@@ -179,6 +181,7 @@ fn create_server(lua: &Lua, args: MultiValue) -> mlua::Result<bool> {
     let mut max_body = DEFAULT_MAX_BODY;
     let mut workers = None;
     let mut max_connections = DEFAULT_MAX_CONNECTIONS;
+    let mut timeouts = http::Timeouts::default();
     let (port, https, cert, key) = match &second {
         LuaValue::Table(t) => {
             let port = match t.get::<LuaValue>("port")? {
@@ -197,6 +200,21 @@ fn create_server(lua: &Lua, args: MultiValue) -> mlua::Result<bool> {
                     return Err(arg_error(2, "create_server", "workers must be at least 1"));
                 }
                 workers = Some(w as usize);
+            }
+            for (key, slot) in [
+                ("idle_timeout", &mut timeouts.idle),
+                ("request_timeout", &mut timeouts.request),
+            ] {
+                if let Some(secs) = opt_field::<f64>(t, key)? {
+                    if !(secs > 0.0 && secs < 1e9) {
+                        return Err(arg_error(
+                            2,
+                            "create_server",
+                            &format!("{key} must be a positive number of seconds"),
+                        ));
+                    }
+                    *slot = Duration::from_secs_f64(secs);
+                }
             }
             if let Some(m) = opt_field::<i64>(t, "max_connections")? {
                 if m < 1 {
@@ -265,6 +283,7 @@ fn create_server(lua: &Lua, args: MultiValue) -> mlua::Result<bool> {
             max_body,
             workers,
             max_connections,
+            timeouts,
             routes: Mutex::new(Routes::default()),
             running: Mutex::new(None),
         }),
@@ -398,6 +417,7 @@ fn start_server(lua: &Lua, args: MultiValue) -> mlua::Result<MultiValue> {
         tls: server.tls.clone(),
         max_body: server.max_body,
         max_connections: server.max_connections,
+        timeouts: server.timeouts,
         stop: AtomicBool::new(false),
         jobs: Mutex::new(Some(jobs_tx)),
         conns: Mutex::new(0),
@@ -573,7 +593,7 @@ fn serve_connection(live: &Arc<Live>, tcp: TcpStream, addr: SocketAddr) {
         .map(|d| d * 2 + Duration::from_secs(1));
     let mut out = Vec::with_capacity(1024);
     loop {
-        let req = match conn.read_request(live.max_body, &live.stop) {
+        let req = match conn.read_request(live.max_body, &live.timeouts, &live.stop) {
             Ok(r) => r,
             Err(ReadError::Closed) | Err(ReadError::Io) => break,
             Err(ReadError::Status(code, msg)) => {
