@@ -388,3 +388,54 @@ fn idle_and_slow_clients_are_timed_out() {
     assert_eq!(slow.response().status, 408);
     assert_eq!(s.get("/").text(), "ok");
 }
+
+#[test]
+fn several_servers_each_with_its_own_routes() {
+    let s = Server::start(
+        "several",
+        r#"
+        create_server("a", {port = 0, host = "127.0.0.1", workers = 1})
+        create_server("b", {port = 0, host = "127.0.0.1", workers = 1})
+        handle_http("a", "/who", function() return "a" end)
+        handle_http("b", "/who", function() return "b" end)
+        handle_http("b", "/only-b", function() return "b only" end)
+        local pa, pb = start_server("a"), start_server("b")
+        print(pa)
+        print(pb)
+        "#,
+        &[],
+    );
+    let port_b: u16 = s
+        .lines
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_ne!(s.port, port_b);
+    assert_eq!(s.get("/who").text(), "a");
+    assert_eq!(s.get("/only-b").status, 404);
+    let mut b = Client::connect(port_b);
+    b.send("GET /who HTTP/1.1\r\nHost: t\r\n\r\nGET /only-b HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(b.response().text(), "b");
+    assert_eq!(b.response().text(), "b only");
+}
+
+#[test]
+fn a_stopped_server_starts_again_on_the_same_port() {
+    let s = Server::start(
+        "restart",
+        r#"
+        create_server("r", {port = 0, host = "127.0.0.1", workers = 1})
+        handle_http("r", "/", function() return "up" end)
+        local port = start_server("r")
+        assert(stop_server("r"))
+        assert(not stop_server("r"))
+        -- Same port, chosen now.
+        create_server("r2", {port = port, host = "127.0.0.1", workers = 1})
+        handle_http("r2", "/", function() return "up again" end)
+        print(assert(start_server("r2")))
+        "#,
+        &[],
+    );
+    assert_eq!(s.get("/").text(), "up again");
+}

@@ -99,6 +99,8 @@ pub struct Live {
     /// The hand-off to the workers; taken away at stop so the workers end once the last
     /// connection does.
     jobs: Mutex<Option<Sender<Job>>>,
+    /// Cleared once the accept loop has closed the listening socket.
+    listening: AtomicBool,
     /// Open connections, for the bound and the drain.
     conns: Mutex<usize>,
     conns_changed: Condvar,
@@ -420,6 +422,7 @@ fn start_server(lua: &Lua, args: MultiValue) -> mlua::Result<MultiValue> {
         timeouts: server.timeouts,
         stop: AtomicBool::new(false),
         jobs: Mutex::new(Some(jobs_tx)),
+        listening: AtomicBool::new(true),
         conns: Mutex::new(0),
         conns_changed: Condvar::new(),
         stop_trigger: Mutex::new(Some(stop_tx)),
@@ -458,6 +461,14 @@ fn stop_server(lua: &Lua, args: MultiValue) -> mlua::Result<bool> {
         Some(live) => {
             live.stop.store(true, Ordering::Release);
             live.stop_trigger.lock().take();
+            // Wait (briefly) for the port to be released, so the server can be started again
+            // at once; the drain goes on in the background.
+            let deadline = Instant::now() + Duration::from_secs(2);
+            let mut n = live.conns.lock();
+            while live.listening.load(Ordering::Acquire) && Instant::now() < deadline {
+                live.conns_changed
+                    .wait_for(&mut n, Duration::from_millis(20));
+            }
             true
         }
         None => false,
@@ -467,6 +478,14 @@ fn stop_server(lua: &Lua, args: MultiValue) -> mlua::Result<bool> {
 /// Accepts connections until the server stops, never more than `max_connections` at once. Accept
 /// errors (out of file descriptors, a connection reset before it was accepted) are survived.
 fn accept_loop(live: Arc<Live>, listener: TcpListener) {
+    accept_until_stopped(&live, &listener);
+    drop(listener);
+    live.listening.store(false, Ordering::Release);
+    let _n = live.conns.lock();
+    live.conns_changed.notify_all();
+}
+
+fn accept_until_stopped(live: &Arc<Live>, listener: &TcpListener) {
     loop {
         {
             let mut n = live.conns.lock();
@@ -484,13 +503,14 @@ fn accept_loop(live: Arc<Live>, listener: TcpListener) {
                     return;
                 }
                 *live.conns.lock() += 1;
-                let l = Arc::clone(&live);
+                let l = Arc::clone(live);
                 let started = std::thread::Builder::new()
                     .name(format!("server-{}-conn", live.name))
                     .stack_size(CONNECTION_STACK)
                     .spawn(move || {
+                        // Frees the slot however the connection ends (a panic included).
+                        let _slot = SlotGuard(&l);
                         serve_connection(&l, tcp, addr);
-                        l.connection_ended();
                     });
                 if started.is_err() {
                     live.connection_ended();
@@ -502,6 +522,15 @@ fn accept_loop(live: Arc<Live>, listener: TcpListener) {
                 std::thread::sleep(Duration::from_millis(20));
             }
         }
+    }
+}
+
+/// Holds one of the `max_connections` slots for a connection thread.
+struct SlotGuard<'a>(&'a Live);
+
+impl Drop for SlotGuard<'_> {
+    fn drop(&mut self) {
+        self.0.connection_ended();
     }
 }
 
