@@ -19,6 +19,7 @@ else
 end
 handle_http("echo", "/", function(req) return "plain " .. req.path end)
 handle_http("echo", "/stop", function() stop_server("echo") return "stopping" end)
+handle_ws("echo", "/rooms/{room}", function(ws) ws:send(ws.path .. " " .. ws.params.room) end)
 handle_ws("echo", "/ws", function(ws)
     ws.send("Youre connected!")
     while true do
@@ -85,6 +86,10 @@ fn websocket_echo_text_binary_ping_and_close() {
     // The server answers the close; then the handler's receive returns nil.
     while ws.read().is_ok() {}
     wait_line(&s, "closed true");
+    let stream = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+    let (mut room, _) =
+        tungstenite::client(format!("ws://127.0.0.1:{}/rooms/blue", s.port), stream).unwrap();
+    assert_eq!(room.read().unwrap(), Message::text("/rooms/blue blue"));
     // A plain GET on the WebSocket path is told to upgrade.
     assert_eq!(s.get("/ws").status, 426);
     assert_eq!(s.get("/other").text(), "plain /other");

@@ -29,6 +29,9 @@ pub struct WsConn {
     socket: Mutex<WebSocket<super::tls::Stream>>,
     closed: AtomicBool,
     remote_addr: String,
+    /// The request path and the pattern's wildcards, as `req.path` and `req.params`.
+    path: String,
+    params: Vec<(String, String)>,
     live: Arc<Live>,
 }
 
@@ -106,8 +109,19 @@ impl UserData for WsRef {
                     return Ok(LuaValue::Nil);
                 };
                 let k = k.to_str()?.to_string();
-                if k == "remote_addr" {
-                    return Ok(LuaValue::String(lua.create_string(&conn.remote_addr)?));
+                match k.as_str() {
+                    "remote_addr" => {
+                        return Ok(LuaValue::String(lua.create_string(&conn.remote_addr)?))
+                    }
+                    "path" => return Ok(LuaValue::String(lua.create_string(&conn.path)?)),
+                    "params" => {
+                        let t = lua.create_table()?;
+                        for (name, value) in &conn.params {
+                            t.raw_set(name.as_str(), value.as_str())?;
+                        }
+                        return Ok(LuaValue::Table(t));
+                    }
+                    _ => {}
                 }
                 if !METHOD_NAMES.contains(&k.as_str()) {
                     return Ok(LuaValue::Nil);
@@ -282,7 +296,7 @@ pub fn serve(
     mut conn: Conn,
     req: &Request,
     index: usize,
-    _params: Vec<(String, String)>,
+    params: Vec<(String, String)>,
     remote: String,
 ) {
     let key = req.header("sec-websocket-key").map(|k| k.to_vec());
@@ -322,6 +336,8 @@ pub fn serve(
         socket: Mutex::new(socket),
         closed: AtomicBool::new(false),
         remote_addr: remote,
+        path: req.path.clone(),
+        params,
         live: Arc::clone(live),
     });
     let def = &live.ws[index];
