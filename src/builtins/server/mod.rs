@@ -448,6 +448,34 @@ fn start_server(lua: &Lua, args: MultiValue) -> mlua::Result<MultiValue> {
     )]))
 }
 
+/// Stops every running server of the run, as `stop_server` does, and waits until their in-flight
+/// requests have been answered and their connections closed, or `limit` has passed. Meant for a
+/// graceful SIGTERM: call it before cancelling the run (cancellation interrupts handlers mid-way).
+pub fn stop_all(rt: &Shared, limit: Duration) {
+    let servers: Vec<Arc<ServerDef>> = rt
+        .servers
+        .lock()
+        .values()
+        .filter_map(|s| Arc::clone(s).downcast::<ServerDef>().ok())
+        .collect();
+    let stopping: Vec<Arc<Live>> = servers
+        .iter()
+        .filter_map(|s| s.running.lock().take())
+        .collect();
+    for live in &stopping {
+        live.stop.store(true, Ordering::Release);
+        live.stop_trigger.lock().take();
+    }
+    let deadline = Instant::now() + limit;
+    for live in &stopping {
+        let mut n = live.conns.lock();
+        while (*n > 0 || live.listening.load(Ordering::Acquire)) && Instant::now() < deadline {
+            live.conns_changed
+                .wait_for(&mut n, Duration::from_millis(20));
+        }
+    }
+}
+
 /// `stop_server(name)`: stops accepting at once; in-flight requests finish and WebSockets are
 /// closed in the background (bounded by [`DRAIN_TIMEOUT`]). Returns whether it was running.
 fn stop_server(lua: &Lua, args: MultiValue) -> mlua::Result<bool> {
@@ -737,4 +765,44 @@ fn linger_close(mut conn: Conn) {
         }
     }
     conn.stream.shutdown();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stop_all_drains_a_running_server() {
+        let rt = Shared::new(
+            crate::config::Config::default(),
+            std::path::PathBuf::from("."),
+        );
+        let state = crate::runtime::state::GoState::new(&rt, rt.next_goroutine_id()).unwrap();
+        let port: u16 = state
+            .lua
+            .load(
+                r#"create_server("s", {port = 0, host = "127.0.0.1", workers = 1})
+                handle_http("s", "/", function() return "ok" end)
+                return start_server("s")"#,
+            )
+            .eval()
+            .unwrap();
+        let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        c.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+        let mut buf = [0u8; 256];
+        let n = c.read(&mut buf).unwrap();
+        assert!(buf[..n].ends_with(b"ok"));
+        assert_eq!(rt.services(), 1);
+        // The idle keep-alive connection is closed by the stop, well within the limit.
+        stop_all(&rt, Duration::from_secs(20));
+        assert_eq!(c.read(&mut buf).unwrap(), 0);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while rt.services() > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(rt.services(), 0);
+        assert!(TcpStream::connect(("127.0.0.1", port)).is_err());
+        crate::runtime::goroutine::unregister(&rt, state.ctx.gid);
+    }
 }
