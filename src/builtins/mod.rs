@@ -8,6 +8,7 @@ pub mod go;
 pub mod import;
 pub mod json;
 pub mod net;
+pub mod server;
 pub mod store;
 pub mod timers;
 
@@ -24,5 +25,6 @@ pub fn register_all(lua: &Lua) -> mlua::Result<()> {
     import::register(lua)?;
     timers::register(lua)?;
     net::register(lua)?;
+    server::register(lua)?;
     Ok(())
 }

@@ -763,6 +763,8 @@ pub fn wait_for_others(lua: &Lua, ctx: &Ctx) -> mlua::Result<()> {
                 }
             }
         }
+        // Output of a long-running service (a server started by main) must not sit in a buffer.
+        super::output::flush();
         // Main's own timers and events run while it waits; a finishing goroutine wakes it.
         let blocked = || Blocked {
             what: "the end of the run".into(),

@@ -58,6 +58,8 @@ pub struct Shared {
     pub deadlocked: AtomicBool,
     /// Named channels, shared by every goroutine.
     pub channels: Mutex<HashMap<String, Arc<dyn std::any::Any + Send + Sync>>>,
+    /// Servers made by `create_server`, by name (the server family owns the type behind `Any`).
+    pub servers: Mutex<HashMap<String, Arc<dyn std::any::Any + Send + Sync>>>,
     /// The shared key/value store.
     pub store: Mutex<HashMap<String, (value::Value, Option<std::time::Instant>)>>,
     /// Names of the globals a fresh state has (everything else is user-defined).
@@ -112,6 +114,7 @@ impl Shared {
             stopped: Mutex::new(Vec::new()),
             deadlocked: AtomicBool::new(false),
             channels: Mutex::new(HashMap::new()),
+            servers: Mutex::new(HashMap::new()),
             store: Mutex::new(HashMap::new()),
             builtin_globals: std::sync::OnceLock::new(),
             builtin_slots: std::sync::OnceLock::new(),
@@ -354,6 +357,9 @@ fn wind_down(rt: &Shared) {
     rt.reload_watches.lock().clear();
 }
 
+/// How long a signalled run lets servers finish in-flight requests.
+const SIGNAL_DRAIN: Duration = Duration::from_secs(5);
+
 /// SIGINT and SIGTERM end the current run gracefully (exit 130 for Ctrl-C, 143 for SIGTERM).
 fn start_signal_thread(
     current: Arc<Mutex<Option<Arc<Shared>>>>,
@@ -369,6 +375,10 @@ fn start_signal_thread(
                 let rt = current.lock().clone();
                 if let Some(rt) = rt {
                     rt.exit_code.store(128 + sig, Ordering::Relaxed);
+                    if rt.cancel.reason().is_none() {
+                        // Graceful: servers stop accepting and answer what is in flight first.
+                        crate::builtins::server::stop_all(&rt, SIGNAL_DRAIN);
+                    }
                     rt.cancel(Reason::Signal);
                 }
             }
