@@ -308,3 +308,43 @@ watch_file(arg[0], function() reload_script() end)
         "{err}"
     );
 }
+
+#[test]
+fn sigterm_lets_an_in_flight_request_finish() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let dir = scratch("drain");
+    std::fs::write(
+        dir.join("srv.lua"),
+        r#"create_server("s", {port = 0, host = "127.0.0.1"})
+handle_http("s", "/slow", function(req) sleep(0.6) return "finished anyway" end)
+print(start_server("s"))
+io.stdout:flush()
+"#,
+    )
+    .unwrap();
+    let mut child = solvm(&dir, &["srv.lua"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut port = String::new();
+    lines.read_line(&mut port).expect("port line");
+    let port: u16 = port.trim().parse().expect("a port number");
+    let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    conn.write_all(b"GET /slow HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    // Safety: kill(2) on the PID of the child this test started.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut response = String::new();
+    conn.read_to_string(&mut response).expect("response");
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.ends_with("finished anyway"), "{response}");
+    let out = finish(child, Duration::from_secs(10));
+    assert_eq!(out.status.code(), Some(143), "{}", text(&out.stderr));
+    // New connections are refused once it has stopped.
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
+}
