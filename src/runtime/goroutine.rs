@@ -777,49 +777,33 @@ pub fn wait_for_others(lua: &Lua, ctx: &Ctx) -> mlua::Result<()> {
     }
 }
 
-/// Watches for Go's fatal deadlock: every goroutine, main included, blocked with nothing that could
-/// wake it. Runs on its own thread until `stop` is dropped.
-pub fn start_deadlock_watch(rt: &Arc<Shared>) -> (Sender<()>, std::thread::JoinHandle<()>) {
-    let (stop, stopped) = crossbeam_channel::bounded::<()>(0);
-    let rt = Arc::clone(rt);
-    let thread = std::thread::Builder::new()
-        .name("solvm-deadlock".into())
-        .stack_size(128 * 1024)
-        .spawn(move || loop {
-            if !matches!(
-                stopped.recv_timeout(Duration::from_millis(200)),
-                Err(crossbeam_channel::RecvTimeoutError::Timeout)
-            ) {
-                return;
-            }
-            if rt.cancel.reason().is_some() {
-                return;
-            }
-            let main_blocked = rt
-                .registry
-                .live
-                .lock()
-                .get(&1)
-                .is_some_and(|m| matches!(&*m.status.lock(), Status::Blocked(_)));
-            if !main_blocked || rt.services() > 0 {
-                continue;
-            }
-            if let Some(stuck) = rt.registry.stably_stuck(None, Duration::from_millis(100)) {
-                let mut text = String::from("fatal: all goroutines are asleep - deadlock!\n");
-                for (id, name, b) in &stuck {
-                    text.push_str(&format!(
-                        "  goroutine {id} ({name}): blocked in {} at {}\n",
-                        b.what, b.at
-                    ));
-                }
-                report::emit(&text);
-                rt.failed.store(true, Ordering::Relaxed);
-                rt.deadlocked.store(true, Ordering::Relaxed);
-                rt.cancel(Reason::Exit);
-                rt.exit_code.store(1, Ordering::Relaxed);
-                return;
-            }
-        })
-        .expect("cannot start the deadlock watcher");
-    (stop, thread)
+/// Go's fatal deadlock: main and every goroutine blocked with nothing that could wake them. Checked
+/// by the run's supervisor; on a deadlock, reports it, ends the run with exit 1 and returns `true`.
+pub fn check_deadlock(rt: &Shared) -> bool {
+    let main_blocked = rt
+        .registry
+        .live
+        .lock()
+        .get(&1)
+        .is_some_and(|m| matches!(&*m.status.lock(), Status::Blocked(_)));
+    if !main_blocked || rt.services() > 0 || rt.cancel.reason().is_some() {
+        return false;
+    }
+    let Some(stuck) = rt.registry.stably_stuck(None, Duration::from_millis(100)) else {
+        return false;
+    };
+    let mut text = String::from("fatal: all goroutines are asleep - deadlock!\n");
+    for (id, name, b) in &stuck {
+        text.push_str(&format!(
+            "  goroutine {id} ({name}): blocked in {} at {}\n",
+            b.what, b.at
+        ));
+    }
+    report::emit(&text);
+    rt.failed.store(true, Ordering::Relaxed);
+    rt.deadlocked.store(true, Ordering::Relaxed);
+    // The code first: cancelling wakes everyone, and the run may end at once.
+    rt.exit_code.store(1, Ordering::Relaxed);
+    rt.cancel(Reason::Exit);
+    true
 }

@@ -298,22 +298,16 @@ pub fn run(config: Config, program: Program) -> Outcome {
         .and_then(|p| p.parent().map(|d| d.to_path_buf()))
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or_else(|| PathBuf::from("."));
-    let current: Arc<Mutex<Option<Arc<Shared>>>> = Arc::new(Mutex::new(None));
-    let signals = start_signal_thread(Arc::clone(&current));
+    let signals = register_signals();
     let mut program = program;
-    let outcome = loop {
+    loop {
         let mut shared = Shared::new_inner(config.clone(), script_dir.clone());
         shared.script_path = program.path.clone();
         let rt = Arc::new(shared);
-        *current.lock() = Some(Arc::clone(&rt));
         if let Some(path) = &program.path {
             rt.watch_for_reload(path);
         }
-        let watchdog = rt
-            .config
-            .timeout
-            .filter(|d| !d.is_zero() && !rt.config.watch)
-            .map(|limit| start_watchdog(&rt, limit));
+        let supervisor = start_supervisor(&rt, Arc::clone(&signals));
         let next = Program {
             source: Vec::new(),
             chunk_name: program.chunk_name.clone(),
@@ -321,26 +315,21 @@ pub fn run(config: Config, program: Program) -> Outcome {
             args: program.args.clone(),
         };
         let mut outcome = state::run_main(&rt, program);
-        if let Some(w) = watchdog {
-            w.stop();
-        }
         output::flush();
         if rt.config.watch && rt.cancel.reason().is_none() {
             report::emit("watch: the run ended; waiting for changes (Ctrl-C to stop)\n");
             let _ = rt.cancel.signal().recv();
             outcome = state::outcome_of(&rt);
         }
+        // Not joined: waiting for the thread to be scheduled would only delay the exit.
+        drop(supervisor);
         if rt.cancel.reason() != Some(Reason::Reload) {
-            break outcome;
+            return outcome;
         }
         wind_down(&rt);
         let source = rt.reload_source.lock().take().unwrap_or_default();
         program = Program { source, ..next };
-    };
-    if let Some(handle) = signals {
-        handle.close();
     }
-    outcome
 }
 
 /// Waits (bounded) for an old run's goroutines and services to end before the next run starts, so
@@ -360,80 +349,99 @@ fn wind_down(rt: &Shared) {
 /// How long a signalled run lets servers finish in-flight requests.
 const SIGNAL_DRAIN: Duration = Duration::from_secs(5);
 
-/// SIGINT and SIGTERM end the current run gracefully (exit 130 for Ctrl-C, 143 for SIGTERM).
-fn start_signal_thread(
-    current: Arc<Mutex<Option<Arc<Shared>>>>,
-) -> Option<signal_hook::iterator::Handle> {
+/// How long a cancelled run may take to wind down before the process is ended regardless.
+const HARD_STOP_GRACE: Duration = Duration::from_secs(2);
+
+/// How often the supervisor looks at signals and deadlocks.
+const SUPERVISOR_TICK: Duration = Duration::from_millis(100);
+
+/// SIGINT/SIGTERM set a flag the supervisor polls (a second one while the first is being handled
+/// ends the process at once, so a stuck run can still be killed with Ctrl-C twice).
+fn register_signals() -> Arc<std::sync::atomic::AtomicUsize> {
     use signal_hook::consts::{SIGINT, SIGTERM};
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]).ok()?;
-    let handle = signals.handle();
+    let flag = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let pending = Arc::new(AtomicBool::new(false));
+    for sig in [SIGINT, SIGTERM] {
+        let _ =
+            signal_hook::flag::register_conditional_shutdown(sig, 128 + sig, Arc::clone(&pending));
+        let _ = signal_hook::flag::register(sig, Arc::clone(&pending));
+        let _ = signal_hook::flag::register_usize(sig, Arc::clone(&flag), sig as usize);
+    }
+    flag
+}
+
+/// Keeps the supervisor running; dropping it lets the thread end (it is never joined).
+struct Supervisor {
+    _done: crossbeam_channel::Sender<()>,
+}
+
+/// One thread per run that enforces `--timeout` (and the hard stop after it), turns signals into a
+/// graceful stop, and watches for deadlocks.
+fn start_supervisor(
+    rt: &Arc<Shared>,
+    signals: Arc<std::sync::atomic::AtomicUsize>,
+) -> Option<Supervisor> {
+    let (done, done_rx) = crossbeam_channel::bounded::<()>(0);
+    let rt = Arc::clone(rt);
+    let limit = rt
+        .config
+        .timeout
+        .filter(|d| !d.is_zero() && !rt.config.watch);
+    let started = std::time::Instant::now();
     std::thread::Builder::new()
-        .name("solvm-signals".into())
-        .stack_size(64 * 1024)
+        .name("solvm-supervisor".into())
+        .stack_size(128 * 1024)
         .spawn(move || {
-            for sig in signals.forever() {
-                let rt = current.lock().clone();
-                if let Some(rt) = rt {
-                    rt.exit_code.store(128 + sig, Ordering::Relaxed);
+            let deadline = limit.and_then(|l| started.checked_add(l));
+            let mut hard_stop: Option<std::time::Instant> = None;
+            loop {
+                let now = std::time::Instant::now();
+                let wake = [Some(now + SUPERVISOR_TICK), deadline.filter(|d| *d > now), hard_stop]
+                    .into_iter()
+                    .flatten()
+                    .min()
+                    .unwrap_or(now + SUPERVISOR_TICK);
+                match done_rx.recv_timeout(wake.saturating_duration_since(now)) {
+                    Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+                    _ => return,
+                }
+                let sig = signals.swap(0, Ordering::AcqRel);
+                if sig != 0 {
+                    rt.exit_code.store(128 + sig as i32, Ordering::Relaxed);
                     if rt.cancel.reason().is_none() {
                         // Graceful: servers stop accepting and answer what is in flight first.
                         crate::builtins::server::stop_all(&rt, SIGNAL_DRAIN);
                     }
                     rt.cancel(Reason::Signal);
                 }
-            }
-        })
-        .ok()?;
-    Some(handle)
-}
-
-/// How long a cancelled run may take to wind down before the process is ended regardless.
-const HARD_STOP_GRACE: Duration = Duration::from_secs(2);
-
-/// A thread that cancels the run when the deadline passes.
-struct Watchdog {
-    done: crossbeam_channel::Sender<()>,
-    thread: std::thread::JoinHandle<()>,
-}
-
-impl Watchdog {
-    /// Wakes the thread so it ends. Not joined: waiting for it to be scheduled only delays the
-    /// process's exit (measured: most of the start-up cost of an empty script on a busy machine).
-    fn stop(self) {
-        drop(self.done);
-        drop(self.thread);
-    }
-}
-
-fn start_watchdog(rt: &Arc<Shared>, limit: Duration) -> Watchdog {
-    let (done, done_rx) = crossbeam_channel::bounded::<()>(0);
-    let rt = Arc::clone(rt);
-    let thread = std::thread::Builder::new()
-        .name("solvm-deadline".into())
-        .stack_size(64 * 1024)
-        .spawn(move || {
-            if let Err(crossbeam_channel::RecvTimeoutError::Timeout) = done_rx.recv_timeout(limit) {
-                if rt.is_service() {
+                let now = std::time::Instant::now();
+                if let (Some(d), None) = (deadline, hard_stop) {
                     // A service runs until stopped or signalled (SPEC §4).
-                    return;
+                    if now >= d && !rt.is_service() && rt.cancel.reason().is_none() {
+                        rt.cancel(Reason::Timeout);
+                        hard_stop = Some(now + HARD_STOP_GRACE);
+                    }
                 }
-                rt.cancel(Reason::Timeout);
-                // The hook cannot reach code that never runs a Lua instruction: a blocking C call
-                // (`os.execute`, `io.read`) or a `__gc` finalizer (Lua disables hooks there). If the
-                // run has not wound down after a grace period, end the process anyway.
-                if let Err(crossbeam_channel::RecvTimeoutError::Timeout) = done_rx.recv_timeout(HARD_STOP_GRACE) {
+                if hard_stop.is_some_and(|h| std::time::Instant::now() >= h) {
+                    // The hook cannot reach code that never runs a Lua instruction: a blocking C
+                    // call (`os.execute`, `io.read`) or a `__gc` finalizer (Lua disables hooks
+                    // there). The run has not wound down: end the process anyway.
                     report::emit(&format!(
-                        "timeout: the run exceeded its time limit of {limit:?} (--timeout) and did not stop within \
+                        "timeout: the run exceeded its time limit of {:?} (--timeout) and did not stop within \
                          {HARD_STOP_GRACE:?} (blocked in a C call such as os.execute or io.read, or in a __gc \
-                         finalizer); exiting\n"
+                         finalizer); exiting\n",
+                        limit.unwrap_or_default()
                     ));
                     output::flush();
                     std::process::exit(Outcome::Timeout.exit_code());
                 }
+                if hard_stop.is_none() && goroutine::check_deadlock(&rt) {
+                    return;
+                }
             }
         })
-        .expect("cannot start the deadline thread");
-    Watchdog { done, thread }
+        .ok()
+        .map(|_| Supervisor { _done: done })
 }
 
 /// `--check`: parses the program without running it; prints a syntax report and returns 1 if it

@@ -247,7 +247,6 @@ pub fn run_main(rt: &Arc<Shared>, program: Program) -> Outcome {
         .iter()
         .filter_map(|a| lua.create_string(a).ok().map(LuaValue::String))
         .collect();
-    let (stop_watch, watch_thread) = goroutine::start_deadlock_watch(rt);
     match main.call::<MultiValue>(args) {
         Ok(_) => {
             if let Err(e) = goroutine::wait_for_others(lua, &state.ctx) {
@@ -262,8 +261,6 @@ pub fn run_main(rt: &Arc<Shared>, program: Program) -> Outcome {
             report_main_error(rt, lua, &e);
         }
     }
-    drop(stop_watch);
-    let _ = watch_thread.join();
     if rt.cancel.reason() == Some(Reason::Timeout) {
         // Give interrupted goroutines a moment to record where they were stopped.
         let deadline = std::time::Instant::now() + std::time::Duration::from_millis(500);
