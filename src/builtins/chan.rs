@@ -114,11 +114,14 @@ impl SharedHandle for ChanRef {
 const METHODS_KEY: &str = "solvm.chan_methods";
 
 impl UserData for ChanRef {
-    fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
-        m.add_meta_function(MetaMethod::Index, |lua, (_, key): (LuaValue, LuaValue)| {
-            let methods: mlua::Table = lua.named_registry_value(METHODS_KEY)?;
-            methods.raw_get::<LuaValue>(key)
+    fn add_fields<F: mlua::UserDataFields<Self>>(f: &mut F) {
+        // `__index` is the state's methods table itself: a method call is a plain table lookup.
+        f.add_meta_field_with("__index", |lua| {
+            lua.named_registry_value::<mlua::Table>(METHODS_KEY)
         });
+    }
+
+    fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
         m.add_meta_method(MetaMethod::Len, |_, this, ()| Ok(this.0.rx.len()));
         m.add_meta_method(MetaMethod::Eq, |_, this, other: mlua::AnyUserData| {
             Ok(other
@@ -187,17 +190,17 @@ pub fn register(lua: &Lua) -> mlua::Result<()> {
     g.set("chan", lua.create_function(make_chan)?)?;
     g.set(
         "send",
-        lua.create_function(|lua, args: MultiValue| {
-            let ch = channel_arg(lua, &args, 1, "send")?;
-            let timeout = opt_timeout(&args, 3, "send")?;
-            send_value(lua, &ch, args.get(1).unwrap_or(&LuaValue::Nil), timeout)
+        lua.create_function(|lua, (ch, v, timeout): (LuaValue, LuaValue, LuaValue)| {
+            let ch = channel_value(lua, &ch, 1, "send")?;
+            let timeout = timeout_value(&timeout, 3, "send")?;
+            send_value(lua, &ch, &v, timeout)
         })?,
     )?;
     g.set(
         "receive",
-        lua.create_function(|lua, args: MultiValue| {
-            let ch = channel_arg(lua, &args, 1, "receive")?;
-            let timeout = opt_timeout(&args, 2, "receive")?;
+        lua.create_function(|lua, (ch, timeout): (LuaValue, LuaValue)| {
+            let ch = channel_value(lua, &ch, 1, "receive")?;
+            let timeout = timeout_value(&timeout, 2, "receive")?;
             receive_value(lua, &ch, timeout)
         })?,
     )?;
@@ -308,23 +311,6 @@ fn size_arg(args: &MultiValue, pos: usize) -> mlua::Result<usize> {
     }
 }
 
-fn opt_timeout(args: &MultiValue, pos: usize, func: &str) -> mlua::Result<Option<f64>> {
-    match args.get(pos - 1) {
-        None | Some(LuaValue::Nil) => Ok(None),
-        Some(_) => {
-            let t = check_number(args, pos, func)?;
-            if t.is_nan() || t < 0.0 {
-                return Err(arg_error(
-                    pos,
-                    func,
-                    "timeout must be a non-negative number of seconds",
-                ));
-            }
-            Ok(Some(t))
-        }
-    }
-}
-
 fn deadline(timeout: Option<f64>) -> Option<Instant> {
     timeout.and_then(|t| {
         Instant::now().checked_add(Duration::try_from_secs_f64(t).unwrap_or(Duration::MAX))
@@ -333,7 +319,29 @@ fn deadline(timeout: Option<f64>) -> Option<Instant> {
 
 /// A channel from a name (registry) or a channel object.
 fn channel_arg(lua: &Lua, args: &MultiValue, pos: usize, func: &str) -> mlua::Result<Arc<Channel>> {
-    let v = args.get(pos - 1).unwrap_or(&LuaValue::Nil);
+    channel_value(lua, args.get(pos - 1).unwrap_or(&LuaValue::Nil), pos, func)
+}
+
+/// Argument `pos` as a timeout in seconds (`nil` = none).
+fn timeout_value(v: &LuaValue, pos: usize, func: &str) -> mlua::Result<Option<f64>> {
+    let t = match v {
+        LuaValue::Nil => return Ok(None),
+        LuaValue::Integer(i) => *i as f64,
+        LuaValue::Number(n) => *n,
+        other => return Err(bad_argument(pos, func, "number", other)),
+    };
+    if t.is_nan() || t < 0.0 {
+        return Err(arg_error(
+            pos,
+            func,
+            "timeout must be a non-negative number of seconds",
+        ));
+    }
+    Ok(Some(t))
+}
+
+/// A channel from a value: a name (registry) or a channel object.
+fn channel_value(lua: &Lua, v: &LuaValue, pos: usize, func: &str) -> mlua::Result<Arc<Channel>> {
     channel_of(lua, v).ok_or_else(|| match v {
         LuaValue::String(s) => mlua::Error::runtime(format!(
             "{func}: no channel named '{}' (create it with chan(\"{}\", size))",
