@@ -118,7 +118,7 @@ const fn table(name: &'static str, doc: &'static str) -> Builtin {
 pub const CLASSES: &[Class] = &[
     Class {
         name: "Channel",
-        doc: "A channel (SPEC §5); also usable by name. `#ch` is the number of buffered values.",
+        doc: "A channel; also usable by name. `#ch` is the number of buffered values.",
         fields: &[],
     },
     Class {

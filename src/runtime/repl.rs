@@ -4,11 +4,15 @@
 //! channels and timers work; timers and other events of the prompt's goroutine run after each entered
 //! line (and whenever a line blocks, as in a script), not while the prompt waits for input.
 
+use super::interrupt::Reason;
 use super::report::ErrorInfo;
 use super::state::GoState;
 use super::{events, goroutine, output};
 use mlua::{Function, Lua, MultiValue};
+use parking_lot::Mutex;
 use rustyline::error::ReadlineError;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 /// Name of the chunks the prompt runs, as in `lua5.4`: errors read `stdin:1: message`.
 const CHUNK_NAME: &str = "=stdin";
@@ -100,8 +104,71 @@ fn history_file() -> Option<std::path::PathBuf> {
     std::env::var_os("HOME").map(|home| std::path::Path::new(&home).join(".solvm_history"))
 }
 
+/// Ctrl-C while a line runs: the first stops the line's Lua code (as `lua5.4` does), a second one
+/// (say, the line is blocked in `receive`) ends the session. At the prompt the terminal is in raw
+/// mode, so Ctrl-C reaches rustyline as a key instead.
+struct CtrlC {
+    /// Ctrl-Cs since the current line started running; `None` while no line runs.
+    hits: Arc<Mutex<Option<u32>>>,
+    handle: Option<signal_hook::iterator::Handle>,
+}
+
+impl CtrlC {
+    fn install(state: &GoState) -> CtrlC {
+        let hits: Arc<Mutex<Option<u32>>> = Arc::new(Mutex::new(None));
+        let handle = signal_hook::iterator::Signals::new([signal_hook::consts::SIGINT])
+            .ok()
+            .map(|mut signals| {
+                let handle = signals.handle();
+                let (hits, interrupt, rt) = (
+                    Arc::clone(&hits),
+                    Arc::clone(&state.ctx.interrupt),
+                    Arc::clone(&state.ctx.rt),
+                );
+                std::thread::spawn(move || {
+                    for _ in signals.forever() {
+                        let mut hits = hits.lock();
+                        match hits.as_mut() {
+                            None => {}
+                            Some(n @ 0) => {
+                                *n = 1;
+                                interrupt.fire(Reason::Signal);
+                            }
+                            Some(_) => {
+                                rt.exit_code.store(130, Ordering::Relaxed);
+                                rt.cancel(Reason::Signal);
+                            }
+                        }
+                    }
+                });
+                handle
+            });
+        CtrlC { hits, handle }
+    }
+
+    /// Runs one evaluation with Ctrl-C interrupting it.
+    fn around(&self, state: &GoState, eval: impl FnOnce() -> Eval) -> Eval {
+        *self.hits.lock() = Some(0);
+        let result = eval();
+        let hits = self.hits.lock().take();
+        if hits.unwrap_or(0) > 0 && state.ctx.rt.cancel.reason().is_none() {
+            state.ctx.interrupt.reset();
+        }
+        result
+    }
+}
+
+impl Drop for CtrlC {
+    fn drop(&mut self) {
+        if let Some(h) = self.handle.take() {
+            h.close();
+        }
+    }
+}
+
 /// Reads and runs lines until Ctrl-D (or `os.exit`). Ctrl-C drops the input being typed.
 pub fn interact(state: &GoState) {
+    let ctrl_c = CtrlC::install(state);
     let mut editor = match rustyline::DefaultEditor::new() {
         Ok(e) => e,
         Err(e) => {
@@ -133,17 +200,17 @@ pub fn interact(state: &GoState) {
                     pending.push('\n');
                     pending.push_str(&line);
                 }
-                let eval = eval_line(state, &pending);
+                let eval = ctrl_c.around(state, || eval_line(state, &pending));
                 if matches!(eval, Eval::Incomplete) {
                     continue;
                 }
                 let _ = editor.add_history_entry(pending.as_str());
                 pending.clear();
-                show(&state.lua, eval);
                 if state.ctx.rt.cancel.reason().is_some() {
-                    // `os.exit` (or a signal): the session ends.
+                    // `os.exit`: the session ends, without the unwinding error it raised.
                     break;
                 }
+                show(&state.lua, eval);
             }
             Err(ReadlineError::Interrupted) => pending.clear(),
             Err(ReadlineError::Eof) => break,
