@@ -40,6 +40,10 @@ struct Cli {
     /// Check the script's syntax and exit.
     #[arg(long)]
     check: bool,
+    /// Write LuaLS (lua-language-server) definitions of every builtin to DIR/solvm.lua (default
+    /// `types/` in the working directory) and exit.
+    #[arg(long, value_name = "DIR", num_args = 0..=1, default_missing_value = "types")]
+    types: Option<PathBuf>,
     /// Run this code instead of a script file.
     #[arg(short = 'e', value_name = "CODE")]
     exec: Option<String>,
@@ -63,6 +67,7 @@ const LONG_OPTIONS: &[&str] = &[
     "watch",
     "leak-check",
     "check",
+    "types",
     "version",
     "help",
 ];
@@ -80,7 +85,7 @@ const VALUE_OPTIONS: &[&str] = &[
 /// script name — or after `-e CODE` — so everything after it belongs to the script, as in `lua`.
 fn normalize_args(raw: Vec<String>) -> Vec<String> {
     let mut out = Vec::with_capacity(raw.len() + 1);
-    let mut iter = raw.into_iter();
+    let mut iter = raw.into_iter().peekable();
     if let Some(bin) = iter.next() {
         out.push(bin);
     }
@@ -120,6 +125,14 @@ fn normalize_args(raw: Vec<String>) -> Vec<String> {
             out.push("--".into());
             break;
         }
+        if a == "--types" {
+            // Its directory is optional: take the next word unless it is an option.
+            out.push(a);
+            if let Some(dir) = iter.next_if(|d| !d.starts_with('-')) {
+                out.push(dir);
+            }
+            continue;
+        }
         if VALUE_OPTIONS.contains(&a.as_str()) {
             out.push(a);
             if let Some(v) = iter.next() {
@@ -157,6 +170,24 @@ fn main() {
         watch: cli.watch,
         leak_check: cli.leak_check,
     };
+    if let Some(dir) = &cli.types {
+        match solvm::builtins::catalog::write_definitions(dir) {
+            Ok(file) => {
+                println!("wrote {}", file.display());
+                std::process::exit(0);
+            }
+            Err(e) => {
+                eprintln!(
+                    "solvm: cannot write {}: {e}",
+                    dir.join("solvm.lua").display()
+                );
+                std::process::exit(1);
+            }
+        }
+    }
+    if cli.exec.is_none() && cli.script.is_none() && std::io::stdin().is_terminal() && !cli.check {
+        std::process::exit(runtime::run_repl(config).exit_code());
+    }
     let program = match load_program(&cli) {
         Ok(p) => p,
         Err(msg) => {
@@ -187,12 +218,6 @@ fn load_program(cli: &Cli) -> Result<Program, String> {
     }
     match cli.script.as_deref() {
         Some("-") | None => {
-            if cli.script.is_none() && std::io::stdin().is_terminal() {
-                return Err(
-                    "no script given (the interactive REPL is not built yet); try `solvm --help`"
-                        .into(),
-                );
-            }
             let mut source = Vec::new();
             std::io::stdin()
                 .read_to_end(&mut source)
@@ -238,6 +263,19 @@ mod tests {
         assert_eq!(
             norm(&["solvm", "-timeout=1s", "x.lua"]),
             ["solvm", "--timeout=1s", "--", "x.lua"]
+        );
+    }
+
+    #[test]
+    fn types_takes_an_optional_directory() {
+        assert_eq!(
+            norm(&["solvm", "--types", "out"]),
+            ["solvm", "--types", "out"]
+        );
+        assert_eq!(norm(&["solvm", "-types"]), ["solvm", "--types"]);
+        assert_eq!(
+            norm(&["solvm", "--types", "--timeout", "1s"]),
+            ["solvm", "--types", "--timeout", "1s"]
         );
     }
 

@@ -697,3 +697,17 @@ fn timeout_bounds_a_blocking_c_call() {
         .expect_code(124)
         .expect_stderr_has(&["timeout"]);
 }
+
+#[test]
+fn types_writes_luals_definitions_and_exits() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    run_in(dir.path(), &["--types"], None, &[])
+        .expect_code(0)
+        .expect_stdout("wrote types/solvm.lua\n");
+    let text = std::fs::read_to_string(dir.path().join("types/solvm.lua")).expect("written");
+    assert!(text.starts_with("---@meta\n"));
+    assert!(text.contains("function chan(name, size) end"));
+    assert!(text.contains("function create_server(name, port, https, cert, key) end"));
+    run_in(dir.path(), &["-types", "editor/defs"], None, &[]).expect_code(0);
+    assert!(dir.path().join("editor/defs/solvm.lua").is_file());
+}

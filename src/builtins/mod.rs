@@ -1,6 +1,7 @@
 //! The builtins a script sees, one module per family. Each family exposes `register`, which installs
 //! its globals into a fresh Lua state; [`register_all`] is the one place that lists them.
 
+pub mod catalog;
 pub mod chan;
 pub mod core;
 pub mod fs;

@@ -11,6 +11,7 @@ pub mod events;
 pub mod goroutine;
 pub mod interrupt;
 pub mod output;
+pub mod repl;
 pub mod report;
 pub mod state;
 pub mod value;
@@ -329,6 +330,23 @@ pub fn run(config: Config, program: Program) -> Outcome {
         wind_down(&rt);
         let source = rt.reload_source.lock().take().unwrap_or_default();
         program = Program { source, ..next };
+    }
+}
+
+/// The interactive REPL on a terminal (see [`repl`]): the main goroutine's state, fed line by line.
+pub fn run_repl(config: Config) -> Outcome {
+    let rt = Shared::new(config, PathBuf::from("."));
+    let Some(state) = state::main_state(&rt) else {
+        return Outcome::Failed;
+    };
+    repl::interact(&state);
+    output::flush();
+    goroutine::unregister(&rt, state.ctx.gid);
+    drop(state);
+    match state::outcome_of(&rt) {
+        // Errors shown at the prompt do not make the session a failure.
+        Outcome::Failed => Outcome::Success,
+        other => other,
     }
 }
 

@@ -210,15 +210,22 @@ pub fn strip_shebang(source: &[u8]) -> &[u8] {
     }
 }
 
-/// Runs the main script as goroutine 1 and turns how it ended into an [`Outcome`].
-pub fn run_main(rt: &Arc<Shared>, program: Program) -> Outcome {
+/// The state of the run's main goroutine (id 1), registered with the run; a failure is reported.
+pub fn main_state(rt: &Arc<Shared>) -> Option<GoState> {
     let gid = rt.next_goroutine_id();
-    let state = match GoState::new(rt, gid) {
-        Ok(s) => s,
+    match GoState::new(rt, gid) {
+        Ok(s) => Some(s),
         Err(e) => {
             report::emit(&format!("solvm: cannot create the Lua state: {e}\n"));
-            return Outcome::Failed;
+            None
         }
+    }
+}
+
+/// Runs the main script as goroutine 1 and turns how it ended into an [`Outcome`].
+pub fn run_main(rt: &Arc<Shared>, program: Program) -> Outcome {
+    let Some(state) = main_state(rt) else {
+        return Outcome::Failed;
     };
     if program.path.is_none() {
         rt.sources.lock().insert(

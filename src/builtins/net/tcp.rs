@@ -91,7 +91,8 @@ impl BoundObject for TcpConn {
     }
 }
 
-const METHODS: &[(&str, Method<TcpConn>)] = &[
+/// The connection's methods (also read by the builtin catalog's test).
+pub(crate) const METHODS: &[(&str, Method<TcpConn>)] = &[
     ("read", conn_read),
     ("read_line", conn_read_line),
     ("write", conn_write),

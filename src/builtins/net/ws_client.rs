@@ -58,7 +58,8 @@ impl BoundObject for WsClient {
     }
 }
 
-const METHODS: &[(&str, Method<WsClient>)] = &[
+/// The connection's methods (also read by the builtin catalog's test).
+pub(crate) const METHODS: &[(&str, Method<WsClient>)] = &[
     ("send", ws_send),
     ("send_binary", ws_send_binary),
     ("receive", ws_receive),

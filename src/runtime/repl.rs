@@ -1,0 +1,321 @@
+//! The interactive prompt (`solvm` on a terminal), modelled on `lua5.4`'s: a line is tried as an
+//! expression first (its values are printed with the global `print`), then as a statement; an
+//! incomplete chunk asks for more lines. It runs in the main goroutine's state, so goroutines,
+//! channels and timers work; timers and other events of the prompt's goroutine run after each entered
+//! line (and whenever a line blocks, as in a script), not while the prompt waits for input.
+
+use super::interrupt::Reason;
+use super::report::ErrorInfo;
+use super::state::GoState;
+use super::{events, goroutine, output};
+use mlua::{Function, Lua, MultiValue};
+use parking_lot::Mutex;
+use rustyline::error::ReadlineError;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+/// Name of the chunks the prompt runs, as in `lua5.4`: errors read `stdin:1: message`.
+const CHUNK_NAME: &str = "=stdin";
+
+/// What evaluating the input so far gave.
+pub enum Eval {
+    /// The chunk is not finished: read another line and try again with it appended.
+    Incomplete,
+    /// It ran; these are its results (none for a statement).
+    Values(MultiValue),
+    /// It failed to compile or to run: `file:line: message`.
+    Error(String),
+}
+
+/// Compiles and runs `input` (one or more lines) in `state`: as `return <input>` if that compiles,
+/// otherwise as statements. A leading `=` (Lua 5.1 style) is accepted for an expression.
+pub fn eval_line(state: &GoState, input: &str) -> Eval {
+    let lua = &state.lua;
+    let input = input.strip_prefix('=').unwrap_or(input);
+    let chunk = match compile(lua, &format!("return {input}")) {
+        Ok(f) => f,
+        Err(_) => match compile(lua, input) {
+            Ok(f) => f,
+            Err(mlua::Error::SyntaxError {
+                incomplete_input: true,
+                ..
+            }) => return Eval::Incomplete,
+            Err(e) => return Eval::Error(one_line(lua, &e)),
+        },
+    };
+    let result = chunk.call::<MultiValue>(());
+    // Events that came in meanwhile (goroutine errors for on_error, timers now due).
+    let after =
+        goroutine::drain_events(lua, &state.ctx).and_then(|_| events::run_due(lua, &state.ctx));
+    match (result, after) {
+        (Err(e), _) | (Ok(_), Err(e)) => Eval::Error(one_line(lua, &e)),
+        (Ok(values), Ok(())) => Eval::Values(values),
+    }
+}
+
+fn compile(lua: &Lua, code: &str) -> mlua::Result<Function> {
+    lua.load(code).set_name(CHUNK_NAME).into_function()
+}
+
+/// An error as one line, as `lua5.4`'s prompt shows it (no traceback).
+pub fn one_line(lua: &Lua, err: &mlua::Error) -> String {
+    match err {
+        mlua::Error::SyntaxError { message, .. } => message.clone(),
+        other => ErrorInfo::from_lua_error_in(lua, other).one_line(),
+    }
+}
+
+/// The values as `print` would show them: each through `tostring`, tab-separated.
+pub fn render(lua: &Lua, values: &MultiValue) -> mlua::Result<String> {
+    let tostring: Function = lua.globals().get("tostring")?;
+    let parts = values
+        .iter()
+        .map(|v| {
+            tostring
+                .call::<mlua::LuaString>(v.clone())
+                .map(|s| s.to_string_lossy())
+        })
+        .collect::<mlua::Result<Vec<_>>>()?;
+    Ok(parts.join("\t"))
+}
+
+/// Shows a result: the values through the global `print`, as `lua5.4` does; an error on stderr.
+fn show(lua: &Lua, eval: Eval) {
+    match eval {
+        Eval::Values(values) if !values.is_empty() => {
+            let printed = lua
+                .globals()
+                .get::<Function>("print")
+                .and_then(|print| print.call::<()>(values));
+            if let Err(e) = printed {
+                eprintln!("{}", one_line(lua, &e));
+            }
+        }
+        Eval::Values(_) | Eval::Incomplete => {}
+        Eval::Error(msg) => {
+            output::flush();
+            eprintln!("{msg}");
+        }
+    }
+}
+
+/// Where the prompt keeps its history: `~/.solvm_history`.
+fn history_file() -> Option<std::path::PathBuf> {
+    std::env::var_os("HOME").map(|home| std::path::Path::new(&home).join(".solvm_history"))
+}
+
+/// Ctrl-C while a line runs: the first stops the line's Lua code (as `lua5.4` does), a second one
+/// (say, the line is blocked in `receive`) ends the session. At the prompt the terminal is in raw
+/// mode, so Ctrl-C reaches rustyline as a key instead.
+struct CtrlC {
+    /// Ctrl-Cs since the current line started running; `None` while no line runs.
+    hits: Arc<Mutex<Option<u32>>>,
+    handle: Option<signal_hook::iterator::Handle>,
+}
+
+impl CtrlC {
+    fn install(state: &GoState) -> CtrlC {
+        let hits: Arc<Mutex<Option<u32>>> = Arc::new(Mutex::new(None));
+        let handle = signal_hook::iterator::Signals::new([signal_hook::consts::SIGINT])
+            .ok()
+            .map(|mut signals| {
+                let handle = signals.handle();
+                let (hits, interrupt, rt) = (
+                    Arc::clone(&hits),
+                    Arc::clone(&state.ctx.interrupt),
+                    Arc::clone(&state.ctx.rt),
+                );
+                std::thread::spawn(move || {
+                    for _ in signals.forever() {
+                        let mut hits = hits.lock();
+                        match hits.as_mut() {
+                            None => {}
+                            Some(n @ 0) => {
+                                *n = 1;
+                                interrupt.fire(Reason::Signal);
+                            }
+                            Some(_) => {
+                                rt.exit_code.store(130, Ordering::Relaxed);
+                                rt.cancel(Reason::Signal);
+                            }
+                        }
+                    }
+                });
+                handle
+            });
+        CtrlC { hits, handle }
+    }
+
+    /// Runs one evaluation with Ctrl-C interrupting it.
+    fn around(&self, state: &GoState, eval: impl FnOnce() -> Eval) -> Eval {
+        *self.hits.lock() = Some(0);
+        let result = eval();
+        let hits = self.hits.lock().take();
+        if hits.unwrap_or(0) > 0 && state.ctx.rt.cancel.reason().is_none() {
+            state.ctx.interrupt.reset();
+        }
+        result
+    }
+}
+
+impl Drop for CtrlC {
+    fn drop(&mut self) {
+        if let Some(h) = self.handle.take() {
+            h.close();
+        }
+    }
+}
+
+/// Reads and runs lines until Ctrl-D (or `os.exit`). Ctrl-C drops the input being typed.
+pub fn interact(state: &GoState) {
+    let ctrl_c = CtrlC::install(state);
+    let mut editor = match rustyline::DefaultEditor::new() {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("solvm: cannot start the line editor: {e}");
+            return;
+        }
+    };
+    let history = history_file();
+    if let Some(h) = &history {
+        let _ = editor.load_history(h);
+    }
+    println!(
+        "SolVM {} ({}), Ctrl-D to exit",
+        env!("CARGO_PKG_VERSION"),
+        mlua::Lua::new()
+            .globals()
+            .get::<String>("_VERSION")
+            .unwrap_or_default()
+    );
+    let mut pending = String::new();
+    loop {
+        output::flush();
+        let prompt = if pending.is_empty() { "> " } else { ">> " };
+        match editor.readline(prompt) {
+            Ok(line) => {
+                if pending.is_empty() {
+                    pending = line;
+                } else {
+                    pending.push('\n');
+                    pending.push_str(&line);
+                }
+                let eval = ctrl_c.around(state, || eval_line(state, &pending));
+                if matches!(eval, Eval::Incomplete) {
+                    continue;
+                }
+                let _ = editor.add_history_entry(pending.as_str());
+                pending.clear();
+                if state.ctx.rt.cancel.reason().is_some() {
+                    // `os.exit`: the session ends, without the unwinding error it raised.
+                    break;
+                }
+                show(&state.lua, eval);
+            }
+            Err(ReadlineError::Interrupted) => pending.clear(),
+            Err(ReadlineError::Eof) => break,
+            Err(e) => {
+                eprintln!("solvm: cannot read input: {e}");
+                break;
+            }
+        }
+    }
+    if let Some(h) = &history {
+        let _ = editor.save_history(h);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::runtime::Shared;
+
+    fn with_state(test: impl FnOnce(&GoState)) {
+        let rt = Shared::new(Config::default(), ".".into());
+        let state = crate::runtime::state::main_state(&rt).expect("state");
+        test(&state);
+        goroutine::unregister(&rt, state.ctx.gid);
+    }
+
+    fn eval(state: &GoState, input: &str) -> String {
+        match eval_line(state, input) {
+            Eval::Values(v) => render(&state.lua, &v).expect("render"),
+            Eval::Incomplete => "<incomplete>".into(),
+            Eval::Error(e) => format!("<error> {e}"),
+        }
+    }
+
+    #[test]
+    fn expressions_print_their_values() {
+        with_state(|s| {
+            assert_eq!(eval(s, "1+1"), "2");
+            assert_eq!(eval(s, "=2*3"), "6");
+            assert_eq!(eval(s, "1, 'a', nil"), "1\ta\tnil");
+            assert_eq!(eval(s, "json_encode({1, 2})"), "[1,2]");
+        });
+    }
+
+    #[test]
+    fn statements_have_effects_and_no_values() {
+        with_state(|s| {
+            assert_eq!(eval(s, "x = 20"), "");
+            assert_eq!(eval(s, "local y = 1"), "");
+            assert_eq!(eval(s, "x + 1"), "21");
+            assert_eq!(eval(s, "function f(n) return n * x end"), "");
+            assert_eq!(eval(s, "f(2)"), "40");
+        });
+    }
+
+    #[test]
+    fn unfinished_chunks_ask_for_more() {
+        with_state(|s| {
+            assert_eq!(eval(s, "for i = 1, 3 do"), "<incomplete>");
+            assert_eq!(eval(s, "function g()\n  return 5"), "<incomplete>");
+            assert_eq!(eval(s, "function g()\n  return 5\nend"), "");
+            assert_eq!(eval(s, "g()"), "5");
+            // As in lua5.4, a string cut off at the end of the input is unfinished, not wrong.
+            assert_eq!(eval(s, "x = 'abc"), "<incomplete>");
+            assert_eq!(
+                eval(s, "x = 'abc\ny'"),
+                "<error> stdin:1: unfinished string near ''abc'"
+            );
+        });
+    }
+
+    #[test]
+    fn errors_are_one_line() {
+        with_state(|s| {
+            assert_eq!(eval(s, "error('boom')"), "<error> stdin:1: boom");
+            assert_eq!(
+                eval(s, "x = = 1"),
+                "<error> stdin:1: unexpected symbol near '='"
+            );
+            let e = eval(s, "nil + 1");
+            assert!(
+                e.starts_with("<error> stdin:1: attempt to perform arithmetic"),
+                "{e}"
+            );
+            let e = eval(s, "sleep('soon')");
+            assert_eq!(
+                e,
+                "<error> stdin:1: bad argument #1 to 'sleep' (number expected, got string)"
+            );
+            // The session goes on.
+            assert_eq!(eval(s, "1"), "1");
+        });
+    }
+
+    #[test]
+    fn goroutines_and_channels_work() {
+        with_state(|s| {
+            assert_eq!(eval(s, "ch = chan() go(function() ch:send(41+1) end)"), "");
+            assert_eq!(eval(s, "ch:receive()"), "42\ttrue");
+            assert_eq!(
+                eval(s, "n = 0 set_timeout(function() n = n + 1 end, 0)"),
+                ""
+            );
+            assert_eq!(eval(s, "sleep(0.05) return n"), "1");
+        });
+    }
+}
