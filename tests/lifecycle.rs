@@ -348,3 +348,55 @@ io.stdout:flush()
     // New connections are refused once it has stopped.
     assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
 }
+
+#[test]
+fn a_cron_job_makes_the_run_a_service_that_outlives_the_timeout() {
+    let dir = scratch("cron-service");
+    std::fs::write(
+        dir.join("c.lua"),
+        "local n = 0\ncron('*/1 * * * * *', function() n = n + 1 end)\n\
+         set_timeout(function() print('still running after the 1s limit, cron fired', n > 0) os.exit(0) end, 2.5)\n",
+    )
+    .unwrap();
+    let out = run(&dir, &["-timeout", "1s", "c.lua"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "still running after the 1s limit, cron fired\ttrue\n"
+    );
+}
+
+#[test]
+fn watch_flag_reruns_when_the_script_or_an_imported_module_changes() {
+    let dir = scratch("watch-flag");
+    std::fs::write(dir.join("helper.lua"), "return { version = 'module A' }\n").unwrap();
+    std::fs::write(
+        dir.join("main.lua"),
+        "import('helper') print('script A', helper.version) io.stdout:flush()\n",
+    )
+    .unwrap();
+    let mut child = solvm(&dir, &["--watch", "main.lua"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut out = child.stdout.take().expect("stdout");
+    let mut seen = String::new();
+    read_until(&mut out, &mut seen, "script A\tmodule A");
+    // Let the watches settle before editing.
+    std::thread::sleep(Duration::from_millis(300));
+    std::fs::write(
+        dir.join("main.lua"),
+        "import('helper') print('script B', helper.version) io.stdout:flush()\n",
+    )
+    .unwrap();
+    read_until(&mut out, &mut seen, "script B\tmodule A");
+    std::thread::sleep(Duration::from_millis(300));
+    std::fs::write(dir.join("helper.lua"), "return { version = 'module B' }\n").unwrap();
+    read_until(&mut out, &mut seen, "script B\tmodule B");
+    // Safety: kill(2) on the PID of the child this test started.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let done = finish(child, Duration::from_secs(10));
+    assert_eq!(done.status.code(), Some(130), "{}", text(&done.stderr));
+    assert!(text(&done.stderr).contains("waiting for changes"));
+}
