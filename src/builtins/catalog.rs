@@ -41,16 +41,6 @@ pub struct Class {
     pub fields: &'static [(&'static str, &'static str, &'static str)],
 }
 
-/// Builtins of the server family (SPEC §11), written on another branch: catalogued from the spec,
-/// not yet installed here. The catalog test does not require these to exist until that lands.
-pub const PENDING: &[&str] = &[
-    "create_server",
-    "handle_http",
-    "handle_ws",
-    "start_server",
-    "stop_server",
-];
-
 /// Stock functions the runtime replaces with versions that behave exactly like Lua's own (so the
 /// interrupt hook can reach coroutines); they are not SolVM builtins and get no definition.
 pub const TRANSPARENT: &[&str] = &["coroutine.resume", "coroutine.wrap"];
@@ -368,7 +358,7 @@ pub const BUILTINS: &[Builtin] = &[
     m("WebSocket:send_binary", &["data: string"], &["true?", "string? err"], "Sends a binary message."),
     m("WebSocket:receive", &["timeout?: number"], &["string? message", "string? err"], "The next message; nil once closed."),
     m("WebSocket:close", &[], &[], "Closes the connection."),
-    // Servers (see PENDING).
+    // Servers.
     ov(f("create_server", &["name: string", "port: integer", "https?: boolean", "cert?: string", "key?: string"], &[], "Creates a named HTTP(S) server; bad cert/key is an error here."), &["fun(name: string, options: ServerOptions)"]),
     f("handle_http", &["name: string", "pattern: string", "fn: fun(req: Request): Response|string|table"], &[], "Routes requests matching a Go ServeMux pattern (`\"POST /items/{id}\"`) to `fn`."),
     f("handle_ws", &["name: string", "path: string", "fn: fun(ws: WebSocket)"], &[], "Runs `fn(ws)` on its own goroutine for each WebSocket connection to `path`."),
@@ -545,12 +535,8 @@ mod tests {
                 "builtin `{name}` has no catalog entry"
             );
         }
-        let servers_here = state.lua.globals().contains_key("create_server").unwrap();
         let ch: mlua::AnyUserData = state.lua.load("return chan(1)").eval().expect("chan");
         for b in BUILTINS {
-            if PENDING.contains(&b.name) && !servers_here {
-                continue;
-            }
             match b.kind {
                 Kind::Method => {
                     let (class, method) = b.name.split_once(':').unwrap();
