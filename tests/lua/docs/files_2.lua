@@ -1,0 +1,13 @@
+local dir = os.getenv("TEST_TMP") .. "/data"
+print(mkdir(dir .. "/logs/2024"))             -- parents created
+write_file(dir .. "/b.txt", "bb")
+write_file(dir .. "/a.txt", "a")
+for _, e in ipairs(list_dir(dir)) do
+  print(e.name, e.is_dir, e.size)
+end
+local st = stat(dir .. "/b.txt")
+print(st.size, st.is_file, st.mode:sub(1, 1), type(st.mod_time))
+print(rename(dir .. "/a.txt", dir .. "/c.txt"), file_exists(dir .. "/c.txt"))
+print(remove(dir .. "/logs"))                 -- not empty: nil, err
+print(remove(dir .. "/logs", true))           -- recursive
+print(pcall(read_file, 42))                   -- a wrong type raises
