@@ -67,7 +67,7 @@ fn luarocks_tree_loads_with_require() {
     let script = "print(require('single').name)\n\
                   local p = require('pkg')\n\
                   print(p.name, p.sub)\n\
-                  print(select(2, require('single')) ~= nil)\n";
+                  print(package.loaded.single == require('single'))\n";
     let (code, stdout, stderr) = run(work.path(), script, &lua_path);
     assert_eq!(code, 0, "stderr: {stderr}");
     assert_eq!(stdout, "single\npkg\tpkg.sub\ntrue\n", "stderr: {stderr}");

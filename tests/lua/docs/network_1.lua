@@ -12,4 +12,5 @@ print(r.status)                                   -- 404 is a normal response
 r = http_request("PUT", base .. "/echo", "data", nil, {timeout = 5})
 print(r.status, r.headers["x-method"])
 stop_server("echo")
-print(http_get(base .. "/echo"))                  -- nil, connection refused
+local none, err = http_get(base .. "/echo")
+print(none, err:match("connection refused"))      -- nil, err: transport failure
