@@ -1,0 +1,5 @@
+go(function()
+  print("goroutine says bye")
+  os.exit(3)
+end)
+sleep(5)

@@ -1,0 +1,4 @@
+chan("never")
+go(function() receive("never") end)
+receive("never")
+print("not reached")

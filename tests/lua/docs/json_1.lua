@@ -1,0 +1,5 @@
+local text = json_encode({name = "Ada", langs = {"lua", "go"}, age = 36, score = 9.5})
+print(text)
+local v = json_decode('{"id": 7, "ok": true, "price": 3.0, "tags": ["x"], "none": null}')
+print(v.id, math.type(v.id), v.ok, v.price, math.type(v.price), v.tags[1])
+print(v.none == json_null)
