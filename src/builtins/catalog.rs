@@ -332,11 +332,11 @@ pub const BUILTINS: &[Builtin] = &[
     f("set_timeout", &["fn: function", "seconds: number"], &["integer id"], "Calls `fn` once after `seconds`, on this goroutine."),
     f("set_interval", &["fn: function", "seconds: number"], &["integer id"], "Calls `fn` every `seconds`; missed ticks are skipped."),
     f("cron", &["expr: string", "fn: function"], &["integer id"], "Calls `fn` on a cron schedule (six fields, seconds first, or five)."),
-    f("clear_timeout", &["id: integer"], &[], "Cancels a timeout."),
-    f("clear_interval", &["id: integer"], &[], "Cancels an interval."),
-    f("clear_cron", &["id: integer"], &[], "Cancels a cron job."),
+    f("clear_timeout", &["id: integer"], &["boolean cleared"], "Cancels a timeout; `false` if it was not pending."),
+    f("clear_interval", &["id: integer"], &["boolean cleared"], "Cancels an interval; `false` if it was not pending."),
+    f("clear_cron", &["id: integer"], &["boolean cleared"], "Cancels a cron job; `false` if it was not pending."),
     f("watch_file", &["path: string", "fn: fun(path: string, event: string)"], &["integer? id", "string? err"], "Calls `fn(path, event)` after the file changes (debounced)."),
-    f("unwatch_file", &["id: integer"], &[], "Stops a watch."),
+    f("unwatch_file", &["id: integer"], &["boolean stopped"], "Stops a watch; `false` if it was not active."),
     // Network clients.
     f("http_get", &["url: string", "headers?: table<string, string>"], &["HttpResponse?", "string? err"], "A GET request; `nil, err` only for transport failures."),
     f("http_post", &["url: string", "body: string|table", "headers?: table<string, string>"], &["HttpResponse?", "string? err"], "A POST request."),
@@ -362,8 +362,8 @@ pub const BUILTINS: &[Builtin] = &[
     ov(f("create_server", &["name: string", "port: integer", "https?: boolean", "cert?: string", "key?: string"], &[], "Creates a named HTTP(S) server; bad cert/key is an error here."), &["fun(name: string, options: ServerOptions)"]),
     f("handle_http", &["name: string", "pattern: string", "fn: fun(req: Request): Response|string|table"], &[], "Routes requests matching a Go ServeMux pattern (`\"POST /items/{id}\"`) to `fn`."),
     f("handle_ws", &["name: string", "path: string", "fn: fun(ws: WebSocket)"], &[], "Runs `fn(ws)` on its own goroutine for each WebSocket connection to `path`."),
-    f("start_server", &["name: string"], &["integer port"], "Starts serving; returns at once with the bound port."),
-    f("stop_server", &["name: string"], &[], "Stops accepting, lets in-flight requests finish, closes WebSockets."),
+    f("start_server", &["name: string"], &["integer? port", "string? err"], "Starts serving; returns at once with the bound port, or `nil, err` if it cannot listen."),
+    f("stop_server", &["name: string"], &["boolean stopped"], "Stops accepting, lets in-flight requests finish, closes WebSockets; `false` if it was not running."),
 ];
 
 /// The parameter's name without its `?`, for the `function` line.
