@@ -1,10 +1,11 @@
 //! Property-based fuzzing of every parser a user can feed (issue 8): `json_decode`, the value enum,
-//! cron expressions, and the duration/size flags. Each property runs `PROPTEST_CASES` inputs (256 by
+//! cron expressions, the duration/size flags, and the server's HTTP/1.1 request-head parser. Each property runs `PROPTEST_CASES` inputs (256 by
 //! default, so the test suite stays quick); `scripts/fuzz` runs them with a million or more.
 //! Every crash found becomes a regression case in `REGRESSIONS` below.
 
 use mlua::{Lua, StdLib, Value as LuaValue};
 use proptest::prelude::*;
+use solvm::builtins::server::http::parse_head;
 use solvm::config::{parse_duration, parse_size};
 use solvm::runtime::cron::CronSchedule;
 use solvm::runtime::value::{self, Value};
@@ -103,7 +104,93 @@ fn json_floats_round_trip_exactly() {
     });
 }
 
+/// A valid request head, then mutated: bytes flipped, inserted or cut, so the parser's error
+/// paths near valid input run, not only the early "not HTTP at all" rejection.
+fn http_mutated() -> impl Strategy<Value = Vec<u8>> {
+    let method = prop::sample::select(vec![
+        "GET", "POST", "PUT", "OPTIONS", "HEAD", "DELETE", "G\0T",
+    ]);
+    let target = "(/|\\*|http://h(/[a-z?=&%]{0,8})?|/[a-z0-9?=&%./]{0,16})";
+    let version = prop::sample::select(vec!["HTTP/1.1", "HTTP/1.0", "HTTP/2", "HTTP/1.1 "]);
+    let header = (
+        prop::sample::select(vec![
+            "Host",
+            "Connection",
+            "Expect",
+            "Content-Length",
+            "Transfer-Encoding",
+            "X-A",
+        ]),
+        prop::sample::select(vec![
+            "x",
+            "close",
+            "keep-alive",
+            "100-continue",
+            "chunked",
+            "5",
+            "-1",
+            "99999999999999999999",
+            "",
+        ]),
+    );
+    let headers = prop::collection::vec(header, 0..120);
+    let muts = prop::collection::vec((any::<prop::sample::Index>(), any::<u8>(), 0u8..3), 0..6);
+    (method, target, version, headers, muts, any::<bool>()).prop_map(|(m, t, v, hs, muts, cut)| {
+        let mut b = format!("{m} {t} {v}\r\n").into_bytes();
+        for (k, val) in hs {
+            b.extend_from_slice(format!("{k}: {val}\r\n").as_bytes());
+        }
+        b.extend_from_slice(b"\r\n");
+        for (i, byte, op) in muts {
+            let at = i.index(b.len().max(1)).min(b.len());
+            match op {
+                0 if at < b.len() => b[at] = byte,
+                1 => b.insert(at, byte),
+                _ if at < b.len() => {
+                    b.remove(at);
+                }
+                _ => {}
+            }
+        }
+        if cut && !b.is_empty() {
+            let n = b.len() / 2;
+            b.truncate(n);
+        }
+        b
+    })
+}
+
+/// Heads that must parse (or be refused with a status), never panic.
+#[test]
+fn http_parser_regressions() {
+    for raw in [
+        &b""[..],
+        b"\r\n",
+        b"GET / HTTP/1.1\r\n\r\n",
+        b"GET http:// HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET ? HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET /://x HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: x\r\nExpect: 100-CONTINUE\r\n\r\n",
+    ] {
+        let _ = parse_head(raw);
+    }
+}
+
 proptest! {
+    #[test]
+    fn http_parser_never_panics_on_bytes(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
+        let _ = parse_head(&bytes);
+    }
+
+    #[test]
+    fn http_parser_never_panics_on_mutated_requests(bytes in http_mutated()) {
+        if let Ok(Some((req, n, _))) = parse_head(&bytes) {
+            prop_assert!(n <= bytes.len());
+            prop_assert!(req.path.starts_with('/') || req.path == "*");
+        }
+    }
+
     #[test]
     fn json_decode_never_panics_on_bytes(bytes in prop::collection::vec(any::<u8>(), 0..200)) {
         LUA.with(|lua| { decode(lua, &bytes); });

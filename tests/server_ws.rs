@@ -207,3 +207,48 @@ fn bad_certificate_files_are_a_clear_error_at_creation() {
         "{text}"
     );
 }
+
+#[test]
+fn a_message_over_max_body_closes_with_1009_and_the_server_goes_on() {
+    // Issue 8: a WebSocket message larger than max_body → close frame with status 1009 (message
+    // too big); the handler's receive returns nil + error; the server keeps serving.
+    let s = Server::start(
+        "ws-1009",
+        r#"
+        create_server("big", {port = 0, host = "127.0.0.1", max_body = 1024})
+        handle_http("big", "/", function() return "still here" end)
+        handle_ws("big", "/ws", function(ws)
+            while true do
+                local m, err = ws:receive()
+                if m == nil then print("receive ended " .. tostring(err ~= nil)) return end
+                ws.send(m)
+            end
+        end)
+        print(start_server("big"))
+        "#,
+        &[],
+    );
+    let stream = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let (mut ws, _) = tungstenite::client(format!("ws://127.0.0.1:{}/ws", s.port), stream).unwrap();
+    ws.send(Message::text("x".repeat(1024))).unwrap();
+    assert_eq!(ws.read().unwrap(), Message::text("x".repeat(1024)));
+    // The server may close before the whole frame is written: a failed send is fine.
+    let _ = ws.send(Message::text("y".repeat(4096)));
+    let mut code = None;
+    loop {
+        match ws.read() {
+            Ok(Message::Close(frame)) => {
+                code = frame.map(|f| u16::from(f.code));
+                break;
+            }
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    assert_eq!(code, Some(1009), "close code; stderr: {}", s.stderr());
+    wait_line(&s, "receive ended true");
+    assert_eq!(s.get("/").text(), "still here");
+}
