@@ -229,7 +229,11 @@ pub const CLASSES: &[Class] = &[
                 "integer?",
                 "Largest request body in bytes (default 8 MiB).",
             ),
-            ("workers", "integer?", "Handler workers."),
+            (
+                "workers",
+                "integer?",
+                "Server workers kept ready (more start with more connections).",
+            ),
         ],
     },
     Class {

@@ -100,6 +100,8 @@ pub struct Conn {
     pub stream: Stream,
     buf: Vec<u8>,
     pos: usize,
+    /// Where reads land before they join `buf` (kept, so it is zeroed once per connection).
+    chunk: Box<[u8]>,
 }
 
 impl Conn {
@@ -108,6 +110,7 @@ impl Conn {
             stream,
             buf: Vec::with_capacity(4096),
             pos: 0,
+            chunk: vec![0u8; 16 * 1024].into_boxed_slice(),
         }
     }
 
@@ -133,12 +136,11 @@ impl Conn {
             self.buf.drain(..self.pos);
             self.pos = 0;
         }
-        let mut chunk = [0u8; 16 * 1024];
         loop {
-            match self.stream.read(&mut chunk) {
+            match self.stream.read(&mut self.chunk) {
                 Ok(0) => return Ok(false),
                 Ok(n) => {
-                    self.buf.extend_from_slice(&chunk[..n]);
+                    self.buf.extend_from_slice(&self.chunk[..n]);
                     return Ok(true);
                 }
                 Err(e)

@@ -1,10 +1,10 @@
 //! HTTP, HTTPS and WebSocket servers (SPEC §11): `create_server`, `handle_http`, `handle_ws`,
 //! `start_server`, `stop_server`.
 //!
-//! Each running server has an accept thread, one thread per connection (at most
-//! `max_connections`; beyond that new connections wait in the kernel's backlog), a pool of worker
-//! goroutines that run the HTTP handlers (requests reach them over one crossbeam channel), and a
-//! control thread that enforces the per-handler `--timeout` and shuts the server down on
+//! Each running server has an accept thread; a pool of worker goroutines (worker.rs), each owning a
+//! Lua state with the handlers and serving one connection at a time, running its handlers itself
+//! (at most `max_connections` at once; beyond that new connections wait in the kernel's backlog);
+//! and a control thread that enforces the per-handler `--timeout` and shuts the server down on
 //! `stop_server` or when the run is cancelled.
 
 pub mod http;
@@ -73,15 +73,6 @@ pub struct ServerDef {
     running: Mutex<Option<Arc<Live>>>,
 }
 
-/// One request for a worker.
-pub struct Job {
-    pub handler: usize,
-    pub req: Request,
-    pub params: Vec<(String, String)>,
-    pub remote_addr: String,
-    pub reply: Sender<Response>,
-}
-
 /// A running server: everything its threads share.
 pub struct Live {
     pub name: String,
@@ -96,9 +87,8 @@ pub struct Live {
     timeouts: http::Timeouts,
     /// Set when the server stops: connections finish their current request and close.
     pub stop: AtomicBool,
-    /// The hand-off to the workers; taken away at stop so the workers end once the last
-    /// connection does.
-    jobs: Mutex<Option<Sender<Job>>>,
+    /// The threads that serve connections and run the handlers.
+    pub pool: worker::Pool,
     /// Cleared once the accept loop has closed the listening socket.
     listening: AtomicBool,
     /// Open connections, for the bound and the drain.
@@ -109,7 +99,7 @@ pub struct Live {
 }
 
 impl Live {
-    fn connection_ended(&self) {
+    pub fn connection_ended(&self) {
         let mut n = self.conns.lock();
         *n -= 1;
         self.conns_changed.notify_all();
@@ -407,7 +397,6 @@ fn start_server(lua: &Lua, args: MultiValue) -> mlua::Result<MultiValue> {
         (r.router.clone(), r.http.clone(), r.ws.clone())
     };
     let workers = pool_size(&rt, &server);
-    let (jobs_tx, jobs_rx) = crossbeam_channel::bounded::<Job>(workers * 64);
     let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(0);
     let live = Arc::new(Live {
         name: name.clone(),
@@ -421,14 +410,14 @@ fn start_server(lua: &Lua, args: MultiValue) -> mlua::Result<MultiValue> {
         max_connections: server.max_connections,
         timeouts: server.timeouts,
         stop: AtomicBool::new(false),
-        jobs: Mutex::new(Some(jobs_tx)),
+        pool: worker::Pool::new(workers),
         listening: AtomicBool::new(true),
         conns: Mutex::new(0),
         conns_changed: Condvar::new(),
         stop_trigger: Mutex::new(Some(stop_tx)),
     });
     let guard = rt.start_service();
-    let slots = worker::start_pool(&live, workers, jobs_rx)?;
+    worker::start_pool(&live)?;
     let accept_live = Arc::clone(&live);
     std::thread::Builder::new()
         .name(format!("server-{name}-accept"))
@@ -440,7 +429,7 @@ fn start_server(lua: &Lua, args: MultiValue) -> mlua::Result<MultiValue> {
     std::thread::Builder::new()
         .name(format!("server-{name}-control"))
         .stack_size(256 * 1024)
-        .spawn(move || control(control_live, server2, local, stop_rx, slots, guard))
+        .spawn(move || control(control_live, server2, local, stop_rx, guard))
         .map_err(|e| mlua::Error::runtime(format!("start_server: cannot start a thread: {e}")))?;
     *running = Some(live);
     Ok(MultiValue::from_iter([LuaValue::Integer(
@@ -508,6 +497,7 @@ fn stop_server(lua: &Lua, args: MultiValue) -> mlua::Result<bool> {
 fn accept_loop(live: Arc<Live>, listener: TcpListener) {
     accept_until_stopped(&live, &listener);
     drop(listener);
+    live.pool.close();
     live.listening.store(false, Ordering::Release);
     let _n = live.conns.lock();
     live.conns_changed.notify_all();
@@ -531,16 +521,7 @@ fn accept_until_stopped(live: &Arc<Live>, listener: &TcpListener) {
                     return;
                 }
                 *live.conns.lock() += 1;
-                let l = Arc::clone(live);
-                let started = std::thread::Builder::new()
-                    .name(format!("server-{}-conn", live.name))
-                    .stack_size(CONNECTION_STACK)
-                    .spawn(move || {
-                        // Frees the slot however the connection ends (a panic included).
-                        let _slot = SlotGuard(&l);
-                        serve_connection(&l, tcp, addr);
-                    });
-                if started.is_err() {
+                if !worker::dispatch(live, (tcp, addr)) {
                     live.connection_ended();
                     std::thread::sleep(Duration::from_millis(50));
                 }
@@ -569,7 +550,6 @@ fn control(
     server: Arc<ServerDef>,
     local: SocketAddr,
     stop_rx: Receiver<()>,
-    slots: Vec<Arc<worker::WorkerSlot>>,
     guard: ServiceGuard,
 ) {
     let limit = live.rt.config.timeout.filter(|d| !d.is_zero());
@@ -581,9 +561,7 @@ fn control(
             default(tick) => {}
         }
         if let Some(limit) = limit {
-            for s in &slots {
-                s.check_time(limit);
-            }
+            live.pool.check_time(limit);
         }
     }
     live.stop.store(true, Ordering::Release);
@@ -598,7 +576,6 @@ fn control(
         a => a,
     };
     let _ = TcpStream::connect_timeout(&wake, Duration::from_secs(1));
-    live.jobs.lock().take();
     let deadline = Instant::now() + DRAIN_TIMEOUT;
     {
         let mut n = live.conns.lock();
@@ -606,9 +583,7 @@ fn control(
             live.conns_changed
                 .wait_for(&mut n, Duration::from_millis(50));
             if let Some(limit) = limit {
-                for s in &slots {
-                    s.check_time(limit);
-                }
+                live.pool.check_time(limit);
             }
         }
     }
@@ -628,9 +603,22 @@ fn is_ws_upgrade(req: &Request) -> bool {
         && req.header_has_token("connection", "upgrade")
 }
 
+/// Serves a connection the accept loop counted, on the thread of `worker` (`None` when that
+/// thread's Lua state could not be built: handler routes then get 500), and frees its slot.
+fn serve_accepted(live: &Arc<Live>, worker: Option<&worker::Worker>, conn: worker::Accepted) {
+    // Frees the slot however the connection ends (a panic included).
+    let _slot = SlotGuard(live);
+    serve_connection(live, worker, conn.0, conn.1);
+}
+
 /// Serves one connection: requests in order (pipelined ones too) until the client closes, asks to
-/// close, errs, idles too long, or the server stops.
-fn serve_connection(live: &Arc<Live>, tcp: TcpStream, addr: SocketAddr) {
+/// close, errs, idles too long, or the server stops. Handlers run right here, on `worker`'s state.
+fn serve_connection(
+    live: &Arc<Live>,
+    worker: Option<&worker::Worker>,
+    tcp: TcpStream,
+    addr: SocketAddr,
+) {
     let _ = tcp.set_nodelay(true);
     let _ = tcp.set_write_timeout(Some(Duration::from_secs(30)));
     let Ok(stream) = tls::Stream::new(tcp, live.tls.as_ref()) else {
@@ -638,16 +626,7 @@ fn serve_connection(live: &Arc<Live>, tcp: TcpStream, addr: SocketAddr) {
     };
     let _ = stream.set_read_timeout(Some(http::READ_SLICE));
     let mut conn = Conn::new(stream);
-    let Some(jobs) = live.jobs.lock().clone() else {
-        return;
-    };
     let remote = addr.to_string();
-    let reply_limit = live
-        .rt
-        .config
-        .timeout
-        .filter(|d| !d.is_zero())
-        .map(|d| d * 2 + Duration::from_secs(1));
     let mut out = Vec::with_capacity(1024);
     loop {
         let req = match conn.read_request(live.max_body, &live.timeouts, &live.stop) {
@@ -669,38 +648,19 @@ fn serve_connection(live: &Arc<Live>, tcp: TcpStream, addr: SocketAddr) {
                 target: Target::Http(i),
                 params,
                 ..
-            } => {
-                let i = *i;
-                let (tx, rx) = crossbeam_channel::bounded(1);
-                let job = Job {
-                    handler: i,
-                    req,
-                    params,
-                    remote_addr: remote.clone(),
-                    reply: tx,
-                };
-                // The worker answers 503 itself when it interrupts an overrunning handler; a
-                // handler stuck where the interrupt cannot reach (a blocking C call) still must
-                // not hold the client forever.
-                let reply = jobs.send(job).ok().and_then(|_| match reply_limit {
-                    Some(limit) => rx.recv_timeout(limit).ok(),
-                    None => rx.recv().ok(),
-                });
-                match reply {
-                    Some(r) => r,
-                    None if live.stop.load(Ordering::Acquire) => {
-                        Response::text(503, "Service Unavailable: the server is stopping")
-                    }
-                    None => Response::text(503, "Service Unavailable: the handler took too long"),
-                }
-            }
+            } => match worker {
+                Some(w) => w.handle(live, *i, &req, &params, &remote),
+                None => Response::text(
+                    500,
+                    "Internal Server Error: the handler's Lua state could not be built",
+                ),
+            },
             Route::Found {
                 target: Target::Ws(i),
                 params,
                 ..
             } => {
                 if is_ws_upgrade(&req) {
-                    drop(jobs);
                     ws::serve(live, conn, &req, *i, params, remote);
                     return;
                 }
@@ -737,6 +697,9 @@ fn serve_connection(live: &Arc<Live>, tcp: TcpStream, addr: SocketAddr) {
         }
         if !keep {
             break;
+        }
+        if let Some(w) = worker {
+            w.poll_events();
         }
     }
     conn.stream.shutdown();

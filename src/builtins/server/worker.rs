@@ -1,17 +1,18 @@
-//! The worker pool: goroutines that each own a Lua state with copies of the server's handlers and
-//! the globals as of `start_server`, take requests off the server's job channel, and turn what the
-//! handler returns into a response. A handler error becomes a 500 and an `on_error` report; a
+//! The server's threads: goroutines that each own a Lua state with copies of the server's handlers
+//! and the globals as of `start_server`, serve one connection at a time, run its handlers
+//! themselves and turn what a handler returns into a response. A handler error becomes a 500 and an `on_error` report; a
 //! handler over `--timeout` is interrupted, answered with 503, and the worker goes on.
 
 use super::http::{Request, Response};
-use super::{HandlerDef, Job, Live};
+use super::{HandlerDef, Live};
 use crate::runtime::goroutine::{self, route_error};
 use crate::runtime::interrupt::{InterruptHandle, Reason};
 use crate::runtime::report::ErrorInfo;
 use crate::runtime::state::GoState;
-use crossbeam_channel::Receiver;
+use crossbeam_channel::Sender;
 use mlua::{Function, Lua, Table, Value as LuaValue};
 use parking_lot::Mutex;
+use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -36,144 +37,323 @@ impl WorkerSlot {
     }
 }
 
-/// Starts `n` workers for `live`, all receiving from `jobs`.
-pub fn start_pool(
-    live: &Arc<Live>,
-    n: usize,
-    jobs: Receiver<Job>,
-) -> mlua::Result<Vec<Arc<WorkerSlot>>> {
-    let mut slots = Vec::with_capacity(n);
-    for i in 1..=n {
-        let rt = &live.rt;
-        let gid = rt.next_goroutine_id();
-        let interrupt = Arc::new(InterruptHandle::default());
-        let slot = Arc::new(WorkerSlot {
-            busy_since: Mutex::new(None),
-            timed_out: AtomicBool::new(false),
-            interrupt: Arc::clone(&interrupt),
-        });
-        let name = format!("server '{}' worker {i}", live.name);
-        // Parent 0: `wait()` in the starting goroutine must not wait for a server's workers.
-        let mailbox = goroutine::register(rt, gid, name.clone(), 0, None, interrupt);
-        let (l, s, j) = (Arc::clone(live), Arc::clone(&slot), jobs.clone());
-        let started = std::thread::Builder::new()
-            .name(format!("server-{}-worker-{i}", live.name))
-            .stack_size(1024 * 1024)
-            .spawn(move || {
-                let rt = Arc::clone(&l.rt);
-                match GoState::with_mailbox(&rt, mailbox) {
-                    Ok(state) => {
-                        if let Err(e) = run(&state, &l, &s, &j) {
-                            if rt.cancel.reason().is_none() {
-                                let info = ErrorInfo::from_lua_error(&e);
-                                goroutine::report_unhandled(&rt, &info, gid, &name, None);
-                            }
-                        }
-                        drop(state);
-                    }
-                    Err(e) => {
-                        let info = ErrorInfo::from_lua_error(&e);
-                        goroutine::report_unhandled(&rt, &info, gid, &name, None);
-                    }
-                }
-                goroutine::unregister(&rt, gid);
-            });
-        if let Err(e) = started {
-            goroutine::unregister(rt, gid);
+/// A connection as the accept loop hands it over.
+pub type Accepted = (TcpStream, SocketAddr);
+
+/// How long a server thread beyond the kept-ready ones waits idle for a connection before it ends.
+const RETIRE_AFTER: Duration = Duration::from_secs(10);
+
+/// The server's threads. Each owns one Lua state with the handlers and serves one connection at a
+/// time, running that connection's handlers itself, so a request never changes threads. `keep`
+/// threads (the `workers` setting) are started with the server and stay; more start as
+/// connections need them (at most `max_connections`, which the accept loop enforces) and end
+/// after [`RETIRE_AFTER`] idle. Idle threads wait on their own one-slot channel and are picked
+/// most recently idle first, so under light load the same few stay warm and the rest retire.
+pub struct Pool {
+    keep: usize,
+    counts: Mutex<Counts>,
+    /// Every live thread's handler clock, for the control thread.
+    pub slots: Mutex<Vec<Arc<WorkerSlot>>>,
+}
+
+/// `None` tells an idle thread that the server has stopped.
+type Handoff = Option<Accepted>;
+
+#[derive(Default)]
+struct Counts {
+    total: usize,
+    started: usize,
+    /// Idle threads, most recently idle last: (thread number, its hand-off).
+    idle: Vec<(usize, Sender<Handoff>)>,
+    closed: bool,
+}
+
+impl Pool {
+    pub fn new(keep: usize) -> Pool {
+        Pool {
+            keep,
+            counts: Mutex::new(Counts::default()),
+            slots: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// No more connections: idle threads end now, busy ones after their connection.
+    pub fn close(&self) {
+        let mut c = self.counts.lock();
+        c.closed = true;
+        for (_, tx) in c.idle.drain(..) {
+            let _ = tx.try_send(None);
+        }
+    }
+
+    /// Every live thread's handler clock, checked against `limit`.
+    pub fn check_time(&self, limit: Duration) {
+        for s in self.slots.lock().iter() {
+            s.check_time(limit);
+        }
+    }
+}
+
+/// Starts the threads kept ready for `live`.
+pub fn start_pool(live: &Arc<Live>) -> mlua::Result<()> {
+    for _ in 0..live.pool.keep {
+        live.pool.counts.lock().total += 1;
+        if let Err(e) = spawn(live, None) {
+            live.pool.counts.lock().total -= 1;
             return Err(mlua::Error::runtime(format!(
                 "start_server: cannot start a worker thread: {e}"
             )));
         }
-        slots.push(slot);
     }
-    Ok(slots)
+    Ok(())
 }
 
-/// The worker's life: set up the state, then serve jobs until the channel closes or the run ends.
-fn run(state: &GoState, live: &Live, slot: &WorkerSlot, jobs: &Receiver<Job>) -> mlua::Result<()> {
-    let lua = &state.lua;
-    let ctx = &state.ctx;
-    live.globals.install(lua)?;
-    let handlers = live
-        .http
-        .iter()
-        .map(|d| match d.func.to_lua(lua)? {
-            LuaValue::Function(f) => Ok(f),
-            _ => Err(mlua::Error::runtime(
-                "a handler did not arrive as a function",
-            )),
-        })
-        .collect::<mlua::Result<Vec<Function>>>()?;
-    let json_encode: Function = lua.globals().get("json_encode")?;
-    loop {
-        crossbeam_channel::select! {
-            recv(jobs) -> job => match job {
-                Ok(job) => serve(lua, live, slot, &handlers, &json_encode, job),
-                Err(_) => return Ok(()),
-            },
-            recv(ctx.rt.cancel.signal()) -> _ => return Ok(()),
-            recv(ctx.events) -> ev => {
-                if let Ok(ev) = ev {
-                    goroutine::handle_event(lua, ctx, ev)?;
+/// Gives an accepted connection to the most recently idle thread, or to a new one. False when no
+/// thread could take it (the connection is then closed).
+pub fn dispatch(live: &Arc<Live>, conn: Accepted) -> bool {
+    let mut counts = live.pool.counts.lock();
+    if counts.closed {
+        return false;
+    }
+    if let Some((_, tx)) = counts.idle.pop() {
+        // Under the lock, into an empty one-slot channel: never blocks, and a thread that
+        // retires meanwhile finds the connection before it goes.
+        return tx.try_send(Some(conn)).is_ok();
+    }
+    counts.total += 1;
+    drop(counts);
+    if spawn(live, Some(conn)).is_err() {
+        live.pool.counts.lock().total -= 1;
+        return false;
+    }
+    true
+}
+
+/// Starts one server thread, serving `first` at once when given.
+fn spawn(live: &Arc<Live>, first: Option<Accepted>) -> std::io::Result<()> {
+    let index = {
+        let mut c = live.pool.counts.lock();
+        c.started += 1;
+        c.started
+    };
+    let rt = &live.rt;
+    let gid = rt.next_goroutine_id();
+    let interrupt = Arc::new(InterruptHandle::default());
+    let slot = Arc::new(WorkerSlot {
+        busy_since: Mutex::new(None),
+        timed_out: AtomicBool::new(false),
+        interrupt: Arc::clone(&interrupt),
+    });
+    let name = format!("server '{}' worker {index}", live.name);
+    // Parent 0: `wait()` in the starting goroutine must not wait for a server's workers.
+    let mailbox = goroutine::register(rt, gid, name.clone(), 0, None, interrupt);
+    let l = Arc::clone(live);
+    let started = std::thread::Builder::new()
+        .name(format!("server-{}-worker-{index}", live.name))
+        .stack_size(super::CONNECTION_STACK)
+        .spawn(move || {
+            let rt = Arc::clone(&l.rt);
+            l.pool.slots.lock().push(Arc::clone(&slot));
+            let built = GoState::with_mailbox(&rt, mailbox)
+                .and_then(|state| Worker::new(state, &l, Arc::clone(&slot)));
+            match built {
+                Ok(worker) => {
+                    if let Some(conn) = first {
+                        super::serve_accepted(&l, Some(&worker), conn);
+                    }
+                    if let Err(e) = idle_loop(&l, &worker, index) {
+                        if rt.cancel.reason().is_none() {
+                            let info = ErrorInfo::from_lua_error(&e);
+                            goroutine::report_unhandled(&rt, &info, gid, &name, None);
+                        }
+                    }
+                    drop(worker);
+                }
+                Err(e) => {
+                    let info = ErrorInfo::from_lua_error(&e);
+                    goroutine::report_unhandled(&rt, &info, gid, &name, None);
+                    if let Some(conn) = first {
+                        super::serve_accepted(&l, None, conn);
+                    }
+                    l.pool.counts.lock().total -= 1;
                 }
             }
+            l.pool.slots.lock().retain(|s| !Arc::ptr_eq(s, &slot));
+            goroutine::unregister(&rt, gid);
+        });
+    if let Err(e) = started {
+        goroutine::unregister(rt, gid);
+        return Err(e);
+    }
+    Ok(())
+}
+
+/// Between connections: wait for the next one, run timer callbacks and `on_error` deliveries
+/// meanwhile, and end when the server stops, the run is cancelled, or (beyond the kept-ready
+/// threads) after [`RETIRE_AFTER`] idle. Takes this thread off the pool's counts when it returns.
+fn idle_loop(live: &Arc<Live>, worker: &Worker, index: usize) -> mlua::Result<()> {
+    let pool = &live.pool;
+    let ctx = &worker.state.ctx;
+    let lua = &worker.state.lua;
+    let (tx, rx) = crossbeam_channel::bounded::<Handoff>(1);
+    // Leaves the pool: off the idle list (unless a dispatcher already took this thread off it, in
+    // which case the connection it sent is closed and its slot freed) and out of the count.
+    let leave = || {
+        let mut c = pool.counts.lock();
+        c.idle.retain(|(i, _)| *i != index);
+        c.total -= 1;
+        if let Ok(Some(_conn)) = rx.try_recv() {
+            live.connection_ended();
+        }
+    };
+    loop {
+        {
+            let mut c = pool.counts.lock();
+            if c.closed {
+                c.total -= 1;
+                return Ok(());
+            }
+            c.idle.push((index, tx.clone()));
+        }
+        let next = loop {
+            crossbeam_channel::select! {
+                recv(rx) -> conn => break conn.ok().flatten(),
+                recv(ctx.rt.cancel.signal()) -> _ => break None,
+                recv(ctx.events) -> ev => {
+                    if let Ok(ev) = ev {
+                        if let Err(e) = goroutine::handle_event(lua, ctx, ev) {
+                            leave();
+                            return Err(e);
+                        }
+                    }
+                }
+                default(RETIRE_AFTER) => {
+                    let mut c = pool.counts.lock();
+                    if let Ok(conn) = rx.try_recv() {
+                        break conn;
+                    }
+                    if c.total > pool.keep {
+                        c.idle.retain(|(i, _)| *i != index);
+                        c.total -= 1;
+                        return Ok(());
+                    }
+                }
+            }
+        };
+        match next {
+            // The dispatcher took this thread off the idle list when it sent.
+            Some(conn) => super::serve_accepted(live, Some(worker), conn),
+            None => {
+                leave();
+                return Ok(());
+            }
         }
     }
 }
 
-fn serve(
-    lua: &Lua,
-    live: &Live,
-    slot: &WorkerSlot,
-    handlers: &[Function],
-    json_encode: &Function,
-    job: Job,
-) {
-    let def: &HandlerDef = &live.http[job.handler];
-    *slot.busy_since.lock() = Some(Instant::now());
-    let result = request_table(lua, &job)
-        .and_then(|req| handlers[job.handler].call::<LuaValue>(req))
-        .and_then(|v| to_response(lua, v, json_encode));
-    *slot.busy_since.lock() = None;
-    let timed_out = slot.timed_out.swap(false, Ordering::AcqRel);
-    let rt = &live.rt;
-    let cancelled = rt.cancel.reason().is_some();
-    if timed_out && !cancelled {
-        slot.interrupt.reset();
-        let _ = lua.set_named_registry_value(
-            crate::runtime::interrupt::STOPPED_AT_KEY
-                .to_str()
-                .unwrap_or(""),
-            LuaValue::Nil,
-        );
+/// One server thread's Lua state, with copies of the server's HTTP handlers and the globals as of
+/// `start_server`.
+pub struct Worker {
+    state: GoState,
+    handlers: Vec<Function>,
+    json_encode: Function,
+    slot: Arc<WorkerSlot>,
+}
+
+impl Worker {
+    fn new(state: GoState, live: &Live, slot: Arc<WorkerSlot>) -> mlua::Result<Worker> {
+        let lua = &state.lua;
+        live.globals.install(lua)?;
+        let handlers = live
+            .http
+            .iter()
+            .map(|d| match d.func.to_lua(lua)? {
+                LuaValue::Function(f) => Ok(f),
+                _ => Err(mlua::Error::runtime(
+                    "a handler did not arrive as a function",
+                )),
+            })
+            .collect::<mlua::Result<Vec<Function>>>()?;
+        let json_encode: Function = lua.globals().get("json_encode")?;
+        Ok(Worker {
+            state,
+            handlers,
+            json_encode,
+            slot,
+        })
     }
-    let resp = match result {
-        Ok(r) => r,
-        Err(_) if cancelled => Response::text(503, "Service Unavailable: the server is stopping"),
-        Err(e) => {
-            let mut info = ErrorInfo::from_lua_error_in(lua, &e);
-            let status = if timed_out {
-                let limit = rt.config.timeout.unwrap_or_default();
-                info.message = format!(
-                    "handler exceeded its time limit of {limit:?} (--timeout); the client got 503"
-                );
-                503
-            } else {
-                500
-            };
-            let ctx = crate::runtime::ctx(lua);
-            let name = format!("http handler '{}' (server '{}')", def.pattern, live.name);
-            route_error(rt, info, ctx.gid, &name, Some(&def.at));
-            if status == 503 {
-                Response::text(503, "Service Unavailable: the handler took too long")
-            } else {
-                Response::text(500, "Internal Server Error")
+
+    /// Runs pending timer callbacks and `on_error` deliveries (between requests).
+    pub fn poll_events(&self) {
+        let ctx = &self.state.ctx;
+        if let Err(e) = goroutine::drain_events(&self.state.lua, ctx) {
+            if ctx.rt.cancel.reason().is_none() {
+                let info = ErrorInfo::from_lua_error_in(&self.state.lua, &e);
+                let name = ctx.info.name.clone();
+                route_error(&ctx.rt, info, ctx.gid, &name, None);
             }
         }
-    };
-    // A handler's prints must show up while the server runs, not at exit.
-    crate::runtime::output::flush();
-    let _ = job.reply.send(resp);
+    }
+
+    /// Runs handler `index` for `req` and turns what it returns (or how it failed) into the
+    /// response.
+    pub fn handle(
+        &self,
+        live: &Live,
+        index: usize,
+        req: &Request,
+        params: &[(String, String)],
+        remote: &str,
+    ) -> Response {
+        let lua = &self.state.lua;
+        let slot = &self.slot;
+        let def: &HandlerDef = &live.http[index];
+        *slot.busy_since.lock() = Some(Instant::now());
+        let result = request_table(lua, req, params, remote)
+            .and_then(|t| self.handlers[index].call::<LuaValue>(t))
+            .and_then(|v| to_response(lua, v, &self.json_encode));
+        *slot.busy_since.lock() = None;
+        let timed_out = slot.timed_out.swap(false, Ordering::AcqRel);
+        let rt = &live.rt;
+        let cancelled = rt.cancel.reason().is_some();
+        if timed_out && !cancelled {
+            slot.interrupt.reset();
+            let _ = lua.set_named_registry_value(
+                crate::runtime::interrupt::STOPPED_AT_KEY
+                    .to_str()
+                    .unwrap_or(""),
+                LuaValue::Nil,
+            );
+        }
+        let resp = match result {
+            Ok(r) => r,
+            Err(_) if cancelled => {
+                Response::text(503, "Service Unavailable: the server is stopping")
+            }
+            Err(e) => {
+                let mut info = ErrorInfo::from_lua_error_in(lua, &e);
+                let status = if timed_out {
+                    let limit = rt.config.timeout.unwrap_or_default();
+                    info.message = format!(
+                        "handler exceeded its time limit of {limit:?} (--timeout); the client got 503"
+                    );
+                    503
+                } else {
+                    500
+                };
+                let name = format!("http handler '{}' (server '{}')", def.pattern, live.name);
+                route_error(rt, info, self.state.ctx.gid, &name, Some(&def.at));
+                if status == 503 {
+                    Response::text(503, "Service Unavailable: the handler took too long")
+                } else {
+                    Response::text(500, "Internal Server Error")
+                }
+            }
+        };
+        // A handler's prints must show up while the server runs, not at exit.
+        crate::runtime::output::flush();
+        resp
+    }
 }
 
 fn lstr(lua: &Lua, b: impl AsRef<[u8]>) -> mlua::Result<mlua::LuaString> {
@@ -181,8 +361,12 @@ fn lstr(lua: &Lua, b: impl AsRef<[u8]>) -> mlua::Result<mlua::LuaString> {
 }
 
 /// The `req` table a handler receives.
-fn request_table(lua: &Lua, job: &Job) -> mlua::Result<Table> {
-    let req: &Request = &job.req;
+fn request_table(
+    lua: &Lua,
+    req: &Request,
+    params: &[(String, String)],
+    remote: &str,
+) -> mlua::Result<Table> {
     let t = lua.create_table_with_capacity(0, 9)?;
     t.raw_set("method", lstr(lua, &req.method)?)?;
     t.raw_set("path", lstr(lua, &req.path)?)?;
@@ -210,12 +394,12 @@ fn request_table(lua: &Lua, job: &Job) -> mlua::Result<Table> {
     }
     t.raw_set("headers", headers)?;
     t.raw_set("body", lstr(lua, &req.body)?)?;
-    let params = lua.create_table()?;
-    for (k, v) in &job.params {
-        params.raw_set(k.as_str(), v.as_str())?;
+    let ptable = lua.create_table_with_capacity(0, params.len())?;
+    for (k, v) in params {
+        ptable.raw_set(k.as_str(), v.as_str())?;
     }
-    t.raw_set("params", params)?;
-    t.raw_set("remote_addr", job.remote_addr.as_str())?;
+    t.raw_set("params", ptable)?;
+    t.raw_set("remote_addr", remote)?;
     Ok(t)
 }
 
