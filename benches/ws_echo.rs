@@ -1,0 +1,76 @@
+//! WebSocket echo round trips per second against a SolVM server (examples/servers/echo_json.lua's
+//! `/ws` handler), with 1 and 16 concurrent clients, each sending a 16-byte text message and
+//! waiting for its echo. Run: `cargo bench --bench ws_echo` (builds the release binary first).
+//! Report ratios between runs on the same machine, not absolute numbers.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tungstenite::{Message, WebSocket};
+
+fn client(port: u16) -> WebSocket<TcpStream> {
+    let tcp = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    tcp.set_nodelay(true).expect("nodelay");
+    let url = format!("ws://127.0.0.1:{port}/ws");
+    let (ws, _) = tungstenite::client(url, tcp).expect("handshake");
+    ws
+}
+
+fn run(port: u16, clients: usize, secs: u64) -> f64 {
+    let stop = Arc::new(AtomicBool::new(false));
+    let count = Arc::new(AtomicU64::new(0));
+    let threads: Vec<_> = (0..clients)
+        .map(|_| {
+            let (stop, count) = (Arc::clone(&stop), Arc::clone(&count));
+            let mut ws = client(port);
+            std::thread::spawn(move || {
+                let mut n = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    ws.send(Message::text("0123456789abcdef")).expect("send");
+                    match ws.read().expect("read") {
+                        Message::Text(t) => assert_eq!(t.as_str(), "0123456789abcdef"),
+                        other => panic!("unexpected {other:?}"),
+                    }
+                    n += 1;
+                }
+                count.fetch_add(n, Ordering::Relaxed);
+                let _ = ws.close(None);
+            })
+        })
+        .collect();
+    let t = Instant::now();
+    std::thread::sleep(Duration::from_secs(secs));
+    stop.store(true, Ordering::Relaxed);
+    for th in threads {
+        th.join().expect("client thread");
+    }
+    count.load(Ordering::Relaxed) as f64 / t.elapsed().as_secs_f64()
+}
+
+fn main() {
+    let here = env!("CARGO_MANIFEST_DIR");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_solvm"))
+        .args(["--timeout", "0", "examples/servers/echo_json.lua", "0"])
+        .current_dir(here)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start solvm");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("port line");
+    let port: u16 = line.trim().parse().expect("a port");
+    let secs = std::env::var("WS_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5);
+    for clients in [1, 16] {
+        let rate = run(port, clients, secs);
+        println!("websocket echo, {clients:>2} clients: {rate:>9.0} round trips/s");
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
