@@ -2,7 +2,7 @@
 //! objects with methods. Built on crossbeam channels; every blocking operation goes through
 //! `goroutine::block_on`, so the timeout, shutdown and this goroutine's events reach it.
 
-use crate::runtime::args::{arg_error, bad_argument, check_number, wrap_function};
+use crate::runtime::args::{arg_error, bad_argument, check_number, wrap_function, MISSING};
 use crate::runtime::goroutine::{self, Blocked, ChannelState, WaitOn};
 use crate::runtime::value::{self, SharedHandle, Value};
 use crate::runtime::{ctx, Ctx};
@@ -190,17 +190,18 @@ pub fn register(lua: &Lua) -> mlua::Result<()> {
     g.set("chan", lua.create_function(make_chan)?)?;
     g.set(
         "send",
-        lua.create_function(|lua, (ch, v, timeout): (LuaValue, LuaValue, LuaValue)| {
-            let ch = channel_value(lua, &ch, 1, "send")?;
-            let timeout = timeout_value(&timeout, 3, "send")?;
-            send_value(lua, &ch, &v, timeout)
+        lua.create_function(|lua, args: MultiValue| {
+            let ch = channel_arg(lua, &args, 1, "send")?;
+            let nil = LuaValue::Nil;
+            let timeout = timeout_value(args.get(2).unwrap_or(&nil), 3, "send")?;
+            send_value(lua, &ch, args.get(1).unwrap_or(&nil), timeout)
         })?,
     )?;
     g.set(
         "receive",
-        lua.create_function(|lua, (ch, timeout): (LuaValue, LuaValue)| {
-            let ch = channel_value(lua, &ch, 1, "receive")?;
-            let timeout = timeout_value(&timeout, 2, "receive")?;
+        lua.create_function(|lua, args: MultiValue| {
+            let ch = channel_arg(lua, &args, 1, "receive")?;
+            let timeout = timeout_value(args.get(1).unwrap_or(&LuaValue::Nil), 2, "receive")?;
             receive_value(lua, &ch, timeout)
         })?,
     )?;
@@ -319,7 +320,10 @@ fn deadline(timeout: Option<f64>) -> Option<Instant> {
 
 /// A channel from a name (registry) or a channel object.
 fn channel_arg(lua: &Lua, args: &MultiValue, pos: usize, func: &str) -> mlua::Result<Arc<Channel>> {
-    channel_value(lua, args.get(pos - 1).unwrap_or(&LuaValue::Nil), pos, func)
+    match args.get(pos - 1) {
+        Some(v) => channel_value(lua, v, pos, func),
+        None => Err(bad_argument(pos, func, "channel", MISSING)),
+    }
 }
 
 /// Argument `pos` as a timeout in seconds (`nil` = none).

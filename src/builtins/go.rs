@@ -48,9 +48,9 @@ pub fn register(lua: &Lua) -> mlua::Result<()> {
 
 fn go(lua: &Lua, args: MultiValue) -> mlua::Result<u64> {
     let mut it = args.into_iter();
-    let func = it.next().unwrap_or(LuaValue::Nil);
-    let LuaValue::Function(f) = &func else {
-        return Err(bad_argument(1, "go", "function", &func));
+    let f = match it.next() {
+        Some(LuaValue::Function(f)) => f,
+        other => return Err(bad_argument(1, "go", "function", other.as_ref())),
     };
     let info = f.info();
     let name = match &info.name {
@@ -61,7 +61,7 @@ fn go(lua: &Lua, args: MultiValue) -> mlua::Result<u64> {
             info.line_defined.unwrap_or(0)
         ),
     };
-    let func = Value::from_lua(lua, &func, "argument #1 to 'go'")?;
+    let func = Value::from_lua(lua, &LuaValue::Function(f), "argument #1 to 'go'")?;
     let mut values = Vec::new();
     for (i, a) in it.enumerate() {
         values.push(Value::from_lua(

@@ -15,12 +15,7 @@ use std::time::Duration;
 fn func_arg(args: &MultiValue, pos: usize, name: &str) -> mlua::Result<Function> {
     match args.get(pos - 1) {
         Some(LuaValue::Function(f)) => Ok(f.clone()),
-        other => Err(bad_argument(
-            pos,
-            name,
-            "function",
-            other.unwrap_or(&LuaValue::Nil),
-        )),
+        other => Err(bad_argument(pos, name, "function", other)),
     }
 }
 
@@ -49,8 +44,7 @@ fn seconds_arg(
 fn id_arg(args: &MultiValue, name: &str) -> mlua::Result<u64> {
     match args.front() {
         Some(LuaValue::Integer(i)) if *i > 0 => Ok(*i as u64),
-        Some(LuaValue::Nil) | None => Err(bad_argument(1, name, "id", &LuaValue::Nil)),
-        Some(other) => Err(bad_argument(1, name, "id", other)),
+        other => Err(bad_argument(1, name, "id", other)),
     }
 }
 
@@ -84,14 +78,7 @@ pub fn register(lua: &Lua) -> mlua::Result<()> {
         lua.create_function(|lua, args: MultiValue| {
             let expr = match args.front() {
                 Some(LuaValue::String(s)) => s.to_str()?.to_string(),
-                other => {
-                    return Err(bad_argument(
-                        1,
-                        "cron",
-                        "string",
-                        other.unwrap_or(&LuaValue::Nil),
-                    ))
-                }
+                other => return Err(bad_argument(1, "cron", "string", other)),
             };
             let f = func_arg(&args, 2, "cron")?;
             let schedule = CronSchedule::parse(&expr)
@@ -107,14 +94,7 @@ pub fn register(lua: &Lua) -> mlua::Result<()> {
         lua.create_function(|lua, args: MultiValue| {
             let path = match args.front() {
                 Some(LuaValue::String(s)) => s.to_str()?.to_string(),
-                other => {
-                    return Err(bad_argument(
-                        1,
-                        "watch_file",
-                        "string",
-                        other.unwrap_or(&LuaValue::Nil),
-                    ))
-                }
+                other => return Err(bad_argument(1, "watch_file", "string", other)),
             };
             let f = func_arg(&args, 2, "watch_file")?;
             let c = ctx(lua);

@@ -20,15 +20,32 @@ pub fn type_name(v: &LuaValue) -> &'static str {
     }
 }
 
+/// What a `bad argument` message says was given: a value's type (`nil` included), or `no value`
+/// when the argument was not passed at all, as Lua words it.
+pub trait Got {
+    fn got(&self) -> &'static str;
+}
+
+impl Got for &LuaValue {
+    fn got(&self) -> &'static str {
+        type_name(self)
+    }
+}
+
+impl Got for Option<&LuaValue> {
+    fn got(&self) -> &'static str {
+        self.map_or("no value", type_name)
+    }
+}
+
+/// An argument that was not passed at all (`got no value`).
+pub const MISSING: Option<&LuaValue> = None;
+
 /// `bad argument #2 to 'send' (channel expected, got nil)`, exactly as Lua words it.
-pub fn bad_argument(pos: usize, func: &str, expected: &str, got: &LuaValue) -> mlua::Error {
+pub fn bad_argument(pos: usize, func: &str, expected: &str, got: impl Got) -> mlua::Error {
     mlua::Error::runtime(format!(
         "bad argument #{pos} to '{func}' ({expected} expected, got {})",
-        if matches!(got, LuaValue::Nil) {
-            "no value"
-        } else {
-            type_name(got)
-        }
+        got.got()
     ))
 }
 
@@ -51,7 +68,7 @@ pub fn check_string(
             .coerce_string(v.clone())?
             .ok_or_else(|| bad_argument(pos, func, "string", v)),
         Some(v) => Err(bad_argument(pos, func, "string", v)),
-        None => Err(bad_argument(pos, func, "string", &LuaValue::Nil)),
+        None => Err(bad_argument(pos, func, "string", MISSING)),
     }
 }
 
@@ -66,7 +83,7 @@ pub fn check_number(args: &MultiValue, pos: usize, func: &str) -> mlua::Result<f
             .and_then(|s| s.trim().parse::<f64>().ok())
             .ok_or_else(|| bad_argument(pos, func, "number", &LuaValue::String(s.clone()))),
         Some(v) => Err(bad_argument(pos, func, "number", v)),
-        None => Err(bad_argument(pos, func, "number", &LuaValue::Nil)),
+        None => Err(bad_argument(pos, func, "number", MISSING)),
     }
 }
 

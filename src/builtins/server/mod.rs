@@ -314,14 +314,7 @@ fn add_handler(lua: &Lua, args: MultiValue, websocket: bool) -> mlua::Result<boo
         .to_string();
     let f = match args.get(2) {
         Some(f @ LuaValue::Function(_)) => f.clone(),
-        other => {
-            return Err(bad_argument(
-                3,
-                func_name,
-                "function",
-                other.unwrap_or(&LuaValue::Nil),
-            ))
-        }
+        other => return Err(bad_argument(3, func_name, "function", other)),
     };
     let server = lookup(&rt, &name, func_name)?;
     if server.running.lock().is_some() {

@@ -160,12 +160,7 @@ fn this(args: &MultiValue, func: &str) -> mlua::Result<Arc<WsConn>> {
             .borrow::<WsRef>()
             .map(|w| Arc::clone(&w.0))
             .map_err(|_| bad_argument(1, func, "websocket", &LuaValue::UserData(u.clone()))),
-        other => Err(bad_argument(
-            1,
-            func,
-            "websocket",
-            other.unwrap_or(&LuaValue::Nil),
-        )),
+        other => Err(bad_argument(1, func, "websocket", other)),
     }
 }
 
