@@ -357,7 +357,7 @@ pub const BUILTINS: &[Builtin] = &[
     f("udp_sendto", &["host: string", "port: integer", "data: string"], &["true?", "string? err"], "Sends one datagram."),
     f("udp_recvfrom", &["port: integer", "host?: string"], &["Channel? datagrams", "integer|string port_or_err"], "Listens; the channel yields `Datagram`s, closing it stops the socket."),
     f("resolve_dns", &["host: string"], &["string? address", "string[]|string addresses_or_err"], "The first address of `host`, plus all of them."),
-    f("ws_connect", &["url: string", "headers?: table<string, string>"], &["WebSocket?", "string? err"], "Opens a WebSocket client connection (`wss://` too)."),
+    f("ws_connect", &["url: string", "headers?: table<string, string>", "opts?: {ca_file: string?}"], &["WebSocket?", "string? err"], "Opens a WebSocket client connection (`wss://` too; `ca_file` = PEM trust anchors)."),
     m("WebSocket:send", &["text: string"], &["true?", "string? err"], "Sends a text message."),
     m("WebSocket:send_binary", &["data: string"], &["true?", "string? err"], "Sends a binary message."),
     m("WebSocket:receive", &["timeout?: number"], &["string? message", "string? err"], "The next message; nil once closed."),

@@ -104,7 +104,15 @@ fn tcp_of(s: &MaybeTlsStream<TcpStream>) -> Option<&TcpStream> {
 }
 
 /// Connects and handshakes (on a helper thread, blocking with [`CONNECT_TIMEOUT`]).
-fn open(url: &str, headers: Vec<(String, String)>) -> Result<(Socket, String), String> {
+fn open(
+    url: &str,
+    headers: Vec<(String, String)>,
+    ca_file: Option<String>,
+) -> Result<(Socket, String), String> {
+    let connector = match &ca_file {
+        Some(path) => Some(tungstenite::Connector::Rustls(trusting(path)?)),
+        None => None,
+    };
     let mut request = url.into_client_request().map_err(|e| e.to_string())?;
     for (k, v) in headers {
         let name = tungstenite::http::HeaderName::from_bytes(k.as_bytes())
@@ -134,7 +142,8 @@ fn open(url: &str, headers: Vec<(String, String)>) -> Result<(Socket, String), S
         .set_read_timeout(Some(CONNECT_TIMEOUT))
         .and_then(|_| stream.set_write_timeout(Some(CONNECT_TIMEOUT)))
         .map_err(|e| args::io_error_text(&e))?;
-    let (socket, _) = tungstenite::client_tls(request, stream).map_err(|e| match e {
+    let handshake = tungstenite::client_tls_with_config(request, stream, None, connector);
+    let (socket, _) = handshake.map_err(|e| match e {
         tungstenite::HandshakeError::Failure(e) => describe(&e),
         tungstenite::HandshakeError::Interrupted(_) => "handshake timed out".into(),
     })?;
@@ -157,7 +166,38 @@ fn describe(e: &tungstenite::Error) -> String {
     }
 }
 
-/// `ws_connect(url, [headers])` → client | `nil, err`.
+/// A TLS client configuration that trusts exactly the certificates in the PEM file `path`.
+fn trusting(path: &str) -> Result<Arc<rustls::ClientConfig>, String> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::CertificateDer;
+    let certs = CertificateDer::pem_file_iter(path)
+        .map_err(|e| match e {
+            rustls::pki_types::pem::Error::Io(io) => {
+                format!("cannot read ca_file {path}: {}", args::io_error_text(&io))
+            }
+            other => format!("bad ca_file {path}: {other}"),
+        })?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("bad ca_file {path}: {e}"))?;
+    let mut roots = rustls::RootCertStore::empty();
+    for c in certs {
+        roots
+            .add(c)
+            .map_err(|e| format!("bad ca_file {path}: {e}"))?;
+    }
+    if roots.is_empty() {
+        return Err(format!("ca_file {path} holds no certificate"));
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS setup failed: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+/// `ws_connect(url, [headers], [{ca_file = path}])` → client | `nil, err`.
 fn ws_connect(lua: &Lua, a: MultiValue) -> mlua::Result<MultiValue> {
     let url = args::check_string(lua, &a, 1, "ws_connect")?
         .to_string_lossy()
@@ -182,8 +222,17 @@ fn ws_connect(lua: &Lua, a: MultiValue) -> mlua::Result<MultiValue> {
         }
         Some(v) => return Err(args::bad_argument(2, "ws_connect", "table", v)),
     }
+    let ca_file = match a.get(2) {
+        None | Some(LuaValue::Nil) => None,
+        Some(LuaValue::Table(t)) => match t.get::<LuaValue>("ca_file")? {
+            LuaValue::Nil => None,
+            LuaValue::String(s) => Some(s.to_string_lossy().to_string()),
+            _ => return Err(args::arg_error(3, "ws_connect", "ca_file must be a string")),
+        },
+        Some(v) => return Err(args::bad_argument(3, "ws_connect", "table", v)),
+    };
     let target = url.clone();
-    match off_thread(lua, "ws-connect", move || open(&target, headers))? {
+    match off_thread(lua, "ws-connect", move || open(&target, headers, ca_file))? {
         Ok((socket, remote)) => {
             let client = WsClient(Arc::new(WsInner {
                 socket: Mutex::new(socket),
