@@ -2,6 +2,9 @@
 //! output stays in order. A `print` writes its whole line under the stream's lock, which keeps
 //! concurrent goroutines from interleaving inside a line.
 
+use parking_lot::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 extern "C" {
     // glibc's `stdout` stream, the one Lua's io library and `print` use.
     #[link_name = "stdout"]
@@ -11,8 +14,32 @@ extern "C" {
     fn fwrite_unlocked(p: *const libc::c_void, size: usize, n: usize, f: *mut libc::FILE) -> usize;
 }
 
+/// Prints above the REPL's prompt (rustyline's external printer) while it waits for input.
+type PromptPrinter = Box<dyn rustyline::ExternalPrinter + Send>;
+
+static PROMPTING: AtomicBool = AtomicBool::new(false);
+static PROMPT_PRINTER: Mutex<Option<PromptPrinter>> = Mutex::new(None);
+
+/// Installs (or removes) the REPL's printer.
+pub fn set_prompt_printer(p: Option<PromptPrinter>) {
+    *PROMPT_PRINTER.lock() = p;
+}
+
+/// Whether the REPL's prompt is waiting for input: `print` then goes through its printer.
+pub fn prompting(on: bool) {
+    PROMPTING.store(on, Ordering::Release);
+}
+
 /// Writes `line` (already ending in '\n') to stdout as one unit.
 pub fn write_line(line: &[u8]) {
+    if PROMPTING.load(Ordering::Acquire) {
+        if let Some(p) = PROMPT_PRINTER.lock().as_mut() {
+            flush();
+            if p.print(String::from_utf8_lossy(line).into_owned()).is_ok() {
+                return;
+            }
+        }
+    }
     // Safety: `stdout` is initialised by libc before main and never reassigned by us; flockfile makes
     // the write atomic with respect to other threads using the stream.
     unsafe {
@@ -29,4 +56,9 @@ pub fn flush() {
     unsafe {
         libc::fflush(C_STDOUT);
     }
+}
+
+/// A line for the person at the prompt: above the prompt while it waits, else on stdout.
+pub fn print_line(line: &str) {
+    write_line(line.as_bytes());
 }

@@ -1,8 +1,8 @@
 //! The interactive prompt (`solvm` on a terminal), modelled on `lua5.4`'s: a line is tried as an
 //! expression first (its values are printed with the global `print`), then as a statement; an
 //! incomplete chunk asks for more lines. It runs in the main goroutine's state, so goroutines,
-//! channels and timers work; timers and other events of the prompt's goroutine run after each entered
-//! line (and whenever a line blocks, as in a script), not while the prompt waits for input.
+//! channels and timers work; timers and other events of the prompt's goroutine run while the prompt
+//! waits for input (the line editor has its own thread), and whenever a line blocks, as in a script.
 
 use super::interrupt::Reason;
 use super::report::ErrorInfo;
@@ -166,20 +166,140 @@ impl Drop for CtrlC {
     }
 }
 
+/// What the line-editor thread reports.
+type Read = Result<String, ReadlineError>;
+
+/// The line editor runs on its own thread, so that while it waits for input the prompt's
+/// goroutine goes on running its timers, cron jobs and `on_error` deliveries. Lines they print
+/// appear above the prompt (rustyline's external printer redraws it).
+struct Reader {
+    prompts: crossbeam_channel::Sender<String>,
+    lines: crossbeam_channel::Receiver<Read>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Reader {
+    fn start() -> Result<Reader, String> {
+        let mut editor = rustyline::DefaultEditor::new()
+            .map_err(|e| format!("cannot start the line editor: {e}"))?;
+        if let Ok(printer) = editor.create_external_printer() {
+            output::set_prompt_printer(Some(Box::new(printer)));
+        }
+        let (prompts, prompt_rx) = crossbeam_channel::unbounded::<String>();
+        let (line_tx, lines) = crossbeam_channel::unbounded::<Read>();
+        let thread = std::thread::Builder::new()
+            .name("repl-reader".into())
+            .spawn(move || {
+                let history = history_file();
+                if let Some(h) = &history {
+                    let _ = editor.load_history(h);
+                }
+                for prompt in prompt_rx {
+                    let read = editor.readline(&prompt);
+                    if let Ok(line) = &read {
+                        if !line.trim().is_empty() {
+                            let _ = editor.add_history_entry(line.as_str());
+                        }
+                    }
+                    if line_tx.send(read).is_err() {
+                        break;
+                    }
+                }
+                if let Some(h) = &history {
+                    let _ = editor.save_history(h);
+                }
+            })
+            .map_err(|e| format!("cannot start the line editor: {e}"))?;
+        Ok(Reader {
+            prompts,
+            lines,
+            thread: Some(thread),
+        })
+    }
+
+    /// Shows `prompt` and waits for the line, running the goroutine's events meanwhile. `None`
+    /// when the run was cancelled while waiting (`os.exit` in a timer, say).
+    fn read(&self, state: &GoState, prompt: &str) -> Option<Read> {
+        let (lua, ctx) = (&state.lua, &state.ctx);
+        if self.prompts.send(prompt.to_string()).is_err() {
+            return Some(Err(ReadlineError::Eof));
+        }
+        output::prompting(true);
+        let read = loop {
+            output::flush();
+            if ctx.rt.cancel.reason().is_some() {
+                break None;
+            }
+            let wake = events::next_due(lua)
+                .unwrap_or_else(|| std::time::Instant::now() + std::time::Duration::from_secs(1));
+            let outcome = crossbeam_channel::select! {
+                recv(self.lines) -> line => break Some(line.unwrap_or(Err(ReadlineError::Eof))),
+                recv(ctx.events) -> ev => match ev {
+                    Ok(ev) => goroutine::handle_event(lua, ctx, ev),
+                    Err(_) => Ok(()),
+                },
+                recv(ctx.rt.cancel.signal()) -> _ => Ok(()),
+                default(wake.saturating_duration_since(std::time::Instant::now())) => {
+                    events::run_due(lua, ctx)
+                }
+            };
+            if let Err(e) = outcome {
+                output::flush();
+                output::print_line(&format!("{}\n", one_line(lua, &e)));
+            }
+        };
+        output::prompting(false);
+        read
+    }
+
+    /// Ends the editor thread (it saves the history) unless it is still waiting for input.
+    fn finish(mut self, waiting: bool) {
+        drop(self.prompts);
+        output::set_prompt_printer(None);
+        if let Some(t) = self.thread.take() {
+            if !waiting {
+                let _ = t.join();
+            }
+        }
+    }
+}
+
+/// The terminal's settings at start, put back when the session ends: a session ended while the
+/// editor thread waits in raw mode (`os.exit` from a timer) must not leave the terminal raw.
+struct TerminalGuard(Option<libc::termios>);
+
+impl TerminalGuard {
+    fn save() -> TerminalGuard {
+        // Safety: tcgetattr only writes the struct we hand it; stdin may not be a terminal.
+        unsafe {
+            let mut t: libc::termios = std::mem::zeroed();
+            TerminalGuard((libc::tcgetattr(0, &mut t) == 0).then_some(t))
+        }
+    }
+}
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        if let Some(t) = &self.0 {
+            // Safety: puts back settings tcgetattr gave for the same descriptor.
+            unsafe {
+                libc::tcsetattr(0, libc::TCSANOW, t);
+            }
+        }
+    }
+}
+
 /// Reads and runs lines until Ctrl-D (or `os.exit`). Ctrl-C drops the input being typed.
 pub fn interact(state: &GoState) {
+    let _terminal = TerminalGuard::save();
     let ctrl_c = CtrlC::install(state);
-    let mut editor = match rustyline::DefaultEditor::new() {
-        Ok(e) => e,
+    let reader = match Reader::start() {
+        Ok(r) => r,
         Err(e) => {
-            eprintln!("solvm: cannot start the line editor: {e}");
+            eprintln!("solvm: {e}");
             return;
         }
     };
-    let history = history_file();
-    if let Some(h) = &history {
-        let _ = editor.load_history(h);
-    }
     println!(
         "SolVM {} ({}), Ctrl-D to exit",
         env!("CARGO_PKG_VERSION"),
@@ -189,10 +309,15 @@ pub fn interact(state: &GoState) {
             .unwrap_or_default()
     );
     let mut pending = String::new();
+    let mut waiting = false;
     loop {
         output::flush();
         let prompt = if pending.is_empty() { "> " } else { ">> " };
-        match editor.readline(prompt) {
+        let Some(read) = reader.read(state, prompt) else {
+            waiting = true;
+            break;
+        };
+        match read {
             Ok(line) => {
                 if pending.is_empty() {
                     pending = line;
@@ -204,7 +329,6 @@ pub fn interact(state: &GoState) {
                 if matches!(eval, Eval::Incomplete) {
                     continue;
                 }
-                let _ = editor.add_history_entry(pending.as_str());
                 pending.clear();
                 if state.ctx.rt.cancel.reason().is_some() {
                     // `os.exit`: the session ends, without the unwinding error it raised.
@@ -220,9 +344,7 @@ pub fn interact(state: &GoState) {
             }
         }
     }
-    if let Some(h) = &history {
-        let _ = editor.save_history(h);
-    }
+    reader.finish(waiting);
 }
 
 #[cfg(test)]
