@@ -6,6 +6,11 @@
 //!
 //! The script runs with its own folder as the working directory and `TEST_TMP` set to a fresh empty
 //! directory. `NO_COLOR=1` is set so reports are plain text.
+//!
+//! Two knobs for slow instrumented builds (`scripts/tsan`): `SOLVM_GOLDEN_FILTER` runs only the
+//! scripts whose path contains one of its comma-separated parts, and `SOLVM_GOLDEN_TIMEOUT` is passed
+//! as `--timeout` to every script whose `.args` does not set one (a 5 s run under ThreadSanitizer is
+//! not a 5 s run).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -35,6 +40,10 @@ fn scripts() -> Vec<PathBuf> {
         }
     }
     found.sort();
+    if let Ok(filter) = std::env::var("SOLVM_GOLDEN_FILTER") {
+        let parts: Vec<&str> = filter.split(',').filter(|p| !p.is_empty()).collect();
+        found.retain(|p| parts.iter().any(|part| p.to_string_lossy().contains(part)));
+    }
     found
 }
 
@@ -51,9 +60,13 @@ fn check(script: &Path) -> Result<(), String> {
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).map_err(|e| format!("cannot create {}: {e}", tmp.display()))?;
     let mut cmd = Command::new(solvm());
-    if let Some(args) = read("args") {
-        cmd.args(args.split_whitespace());
+    let args = read("args").unwrap_or_default();
+    if !args.contains("timeout") {
+        if let Ok(limit) = std::env::var("SOLVM_GOLDEN_TIMEOUT") {
+            cmd.args(["--timeout", &limit]);
+        }
     }
+    cmd.args(args.split_whitespace());
     let out = cmd
         .arg(name)
         .current_dir(dir)

@@ -191,8 +191,39 @@ pub fn register(
     spawned_at: Option<String>,
     interrupt: Arc<InterruptHandle>,
 ) -> Mailbox {
-    let (tx, rx) = crossbeam_channel::unbounded();
     let mut live = rt.registry.live.lock();
+    insert(&mut live, gid, name, parent, spawned_at, interrupt)
+}
+
+/// Like [`register`] with the next goroutine id, but only while fewer than `max` goroutines are
+/// alive; otherwise returns how many are. The count and the insertion happen under one lock, so
+/// goroutines spawning at the same moment cannot together overshoot `--max-goroutines`.
+pub fn register_within(
+    rt: &Shared,
+    max: usize,
+    name: String,
+    parent: u64,
+    spawned_at: Option<String>,
+    interrupt: Arc<InterruptHandle>,
+) -> Result<Mailbox, usize> {
+    let mut live = rt.registry.live.lock();
+    if live.len() >= max {
+        return Err(live.len());
+    }
+    let gid = rt.next_goroutine_id();
+    Ok(insert(&mut live, gid, name, parent, spawned_at, interrupt))
+}
+
+/// Adds a goroutine to the (locked) live map and counts it for each live ancestor.
+fn insert(
+    live: &mut std::collections::HashMap<u64, Arc<GoInfo>>,
+    gid: u64,
+    name: String,
+    parent: u64,
+    spawned_at: Option<String>,
+    interrupt: Arc<InterruptHandle>,
+) -> Mailbox {
+    let (tx, rx) = crossbeam_channel::unbounded();
     let ancestors: Vec<u64> = match live.get(&parent) {
         Some(p) => p
             .ancestors
@@ -220,7 +251,6 @@ pub fn register(
         live_descendants: std::sync::atomic::AtomicUsize::new(0),
     });
     live.insert(gid, Arc::clone(&info));
-    drop(live);
     Mailbox { info, events: rx }
 }
 
@@ -521,25 +551,21 @@ pub struct Spawn {
 /// Starts goroutine for `spawn` as a child of `parent`; returns its id.
 pub fn spawn(rt: &Arc<Shared>, parent: u64, spawn: Spawn) -> mlua::Result<u64> {
     let max = rt.config.max_goroutines;
-    let gid = {
-        let live = rt.registry.live.lock();
-        if live.len() >= max {
-            return Err(mlua::Error::runtime(format!(
-                "go: too many goroutines ({} alive, the limit is {max}; raise it with --max-goroutines)",
-                live.len()
-            )));
-        }
-        rt.next_goroutine_id()
-    };
     let interrupt = Arc::new(InterruptHandle::default());
-    let mailbox = register(
+    let mailbox = register_within(
         rt,
-        gid,
+        max,
         spawn.name.clone(),
         parent,
         Some(spawn.spawned_at.clone()),
         Arc::clone(&interrupt),
-    );
+    )
+    .map_err(|alive| {
+        mlua::Error::runtime(format!(
+            "go: too many goroutines ({alive} alive, the limit is {max}; raise it with --max-goroutines)"
+        ))
+    })?;
+    let gid = mailbox.info.id;
     let job = Job { mailbox, spawn };
     // An idle pooled thread with a state already built takes the job at once; otherwise a new
     // thread starts (and joins the pool when its goroutine ends).
