@@ -42,8 +42,19 @@ pub struct Class {
 }
 
 /// Stock functions the runtime replaces with versions that behave exactly like Lua's own (so the
-/// interrupt hook can reach coroutines); they are not SolVM builtins and get no definition.
-pub const TRANSPARENT: &[&str] = &["coroutine.resume", "coroutine.wrap"];
+/// interrupt hook can reach coroutines; so `_G` looks complete while builtins are installed on first
+/// use, see `runtime::lazy`); they are not SolVM builtins and get no definition.
+pub const TRANSPARENT: &[&str] = &[
+    "coroutine.resume",
+    "coroutine.wrap",
+    "rawget",
+    "rawset",
+    "next",
+    "getmetatable",
+    "setmetatable",
+    "debug.getmetatable",
+    "debug.setmetatable",
+];
 
 const fn f(
     name: &'static str,
@@ -533,6 +544,11 @@ mod tests {
             assert!(names.contains(replaced), "`{replaced}` not detected");
         }
         assert!(!names.contains("math.random") && !names.contains("pairs"));
+        // Later states of the run install families on first use: once all are in, the same.
+        let later = GoState::new(&rt, rt.next_goroutine_id()).expect("later state");
+        crate::runtime::lazy::load_all(&later.lua).expect("load all");
+        assert_eq!(installed(&later.lua, &stock), names);
+        crate::runtime::goroutine::unregister(&rt, later.ctx.gid);
         for name in &names {
             assert!(
                 entry(name).is_some() || TRANSPARENT.contains(&name.as_str()),

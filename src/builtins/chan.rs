@@ -2,7 +2,7 @@
 //! objects with methods. Built on crossbeam channels; every blocking operation goes through
 //! `goroutine::block_on`, so the timeout, shutdown and this goroutine's events reach it.
 
-use crate::runtime::args::{arg_error, bad_argument, check_number, wrap_function, MISSING};
+use crate::runtime::args::{arg_error, bad_argument, check_number, MISSING};
 use crate::runtime::goroutine::{self, Blocked, ChannelState, WaitOn};
 use crate::runtime::value::{self, SharedHandle, Value};
 use crate::runtime::{ctx, Ctx};
@@ -102,6 +102,16 @@ impl SharedHandle for ChanRef {
         "channel"
     }
     fn push(&self, lua: &Lua) -> mlua::Result<LuaValue> {
+        // A channel can arrive before any channel builtin was looked up: the methods table must
+        // exist before the first channel userdata (mlua reads it then, for `__index`).
+        if lua
+            .named_registry_value::<Option<mlua::Table>>(METHODS_KEY)?
+            .is_none()
+        {
+            let methods =
+                crate::runtime::lazy::placeholder_table(lua, crate::builtins::CHANNEL_METHODS)?;
+            lua.set_named_registry_value(METHODS_KEY, methods)?;
+        }
         Ok(LuaValue::UserData(lua.create_userdata(self.clone())?))
     }
     fn as_any(&self) -> &dyn Any {
@@ -142,92 +152,81 @@ impl UserData for ChanRef {
     }
 }
 
-/// The methods of channel objects, wrapped like every builtin so errors read as Lua's own.
-fn register_methods(lua: &Lua) -> mlua::Result<()> {
-    let g = lua.globals();
-    let methods = lua.create_table()?;
-    for name in ["send", "receive", "try_receive", "close"] {
-        methods.raw_set(name, wrap_function(lua, g.get(name)?)?)?;
-    }
-    let this = |lua: &Lua, args: &MultiValue, func: &str| channel_arg(lua, args, 1, func);
-    methods.raw_set(
-        "cap",
-        wrap_function(
-            lua,
-            lua.create_function(move |lua, a: MultiValue| Ok(this(lua, &a, "cap")?.cap))?,
-        )?,
-    )?;
-    methods.raw_set(
-        "len",
-        wrap_function(
-            lua,
-            lua.create_function(move |lua, a: MultiValue| Ok(this(lua, &a, "len")?.rx.len()))?,
-        )?,
-    )?;
-    methods.raw_set(
-        "name",
-        wrap_function(
-            lua,
-            lua.create_function(move |lua, a: MultiValue| Ok(this(lua, &a, "name")?.name.clone()))?,
-        )?,
-    )?;
-    methods.raw_set(
-        "is_closed",
-        wrap_function(
-            lua,
-            lua.create_function(move |lua, a: MultiValue| {
-                Ok(this(lua, &a, "is_closed")?.is_closed())
-            })?,
-        )?,
-    )?;
-    lua.set_named_registry_value(METHODS_KEY, methods)
+/// The methods of channel objects, each made on its first call (`lazy::placeholder_table`) and
+/// wrapped like every builtin so errors read as Lua's own. `send`, `receive`, `try_receive` and
+/// `close` are the globals' functions, so `ch:send(v)` and `send(ch, v)` behave and fail alike.
+pub const METHODS: &[(&str, crate::builtins::Maker)] = &[
+    ("send", send_function),
+    ("receive", receive_function),
+    ("try_receive", try_receive_function),
+    ("close", close_function),
+    ("cap", |lua| {
+        lua.create_function(|lua, a: MultiValue| Ok(channel_arg(lua, &a, 1, "cap")?.cap))
+    }),
+    ("len", |lua| {
+        lua.create_function(|lua, a: MultiValue| Ok(channel_arg(lua, &a, 1, "len")?.rx.len()))
+    }),
+    ("name", |lua| {
+        lua.create_function(|lua, a: MultiValue| Ok(channel_arg(lua, &a, 1, "name")?.name.clone()))
+    }),
+    ("is_closed", |lua| {
+        lua.create_function(|lua, a: MultiValue| {
+            Ok(channel_arg(lua, &a, 1, "is_closed")?.is_closed())
+        })
+    }),
+];
+
+fn send_function(lua: &Lua) -> mlua::Result<mlua::Function> {
+    lua.create_function(|lua, args: MultiValue| {
+        let ch = channel_arg(lua, &args, 1, "send")?;
+        let nil = LuaValue::Nil;
+        let timeout = timeout_value(args.get(2).unwrap_or(&nil), 3, "send")?;
+        send_value(lua, &ch, args.get(1).unwrap_or(&nil), timeout)
+    })
 }
 
-/// Installs the channel builtins (and keeps Lua's own `select` reachable through ours).
+fn receive_function(lua: &Lua) -> mlua::Result<mlua::Function> {
+    lua.create_function(|lua, args: MultiValue| {
+        let ch = channel_arg(lua, &args, 1, "receive")?;
+        let timeout = timeout_value(args.get(1).unwrap_or(&LuaValue::Nil), 2, "receive")?;
+        receive_value(lua, &ch, timeout)
+    })
+}
+
+fn try_receive_function(lua: &Lua) -> mlua::Result<mlua::Function> {
+    lua.create_function(|lua, args: MultiValue| {
+        let ch = channel_arg(lua, &args, 1, "try_receive")?;
+        try_receive_value(lua, &ch)
+    })
+}
+
+fn close_function(lua: &Lua) -> mlua::Result<mlua::Function> {
+    lua.create_function(|lua, args: MultiValue| {
+        let ch = channel_arg(lua, &args, 1, "close")?;
+        close_channel(&ch)
+    })
+}
+
+/// Installs the channel builtins.
 pub fn register(lua: &Lua) -> mlua::Result<()> {
     value::register_handle_type::<ChanRef>(lua);
     let g = lua.globals();
     g.set("chan", lua.create_function(make_chan)?)?;
-    g.set(
-        "send",
-        lua.create_function(|lua, args: MultiValue| {
-            let ch = channel_arg(lua, &args, 1, "send")?;
-            let nil = LuaValue::Nil;
-            let timeout = timeout_value(args.get(2).unwrap_or(&nil), 3, "send")?;
-            send_value(lua, &ch, args.get(1).unwrap_or(&nil), timeout)
-        })?,
-    )?;
-    g.set(
-        "receive",
-        lua.create_function(|lua, args: MultiValue| {
-            let ch = channel_arg(lua, &args, 1, "receive")?;
-            let timeout = timeout_value(args.get(1).unwrap_or(&LuaValue::Nil), 2, "receive")?;
-            receive_value(lua, &ch, timeout)
-        })?,
-    )?;
-    g.set(
-        "try_receive",
-        lua.create_function(|lua, args: MultiValue| {
-            let ch = channel_arg(lua, &args, 1, "try_receive")?;
-            try_receive_value(lua, &ch)
-        })?,
-    )?;
-    g.set(
-        "close",
-        lua.create_function(|lua, args: MultiValue| {
-            let ch = channel_arg(lua, &args, 1, "close")?;
-            close_channel(&ch)
-        })?,
-    )?;
-    g.set(
-        "select",
-        lua.create_function(|lua, args: MultiValue| match args.front() {
-            Some(LuaValue::Integer(_) | LuaValue::Number(_)) => lua_select(args),
-            Some(LuaValue::String(s)) if s.as_bytes().as_ref() == b"#" => lua_select(args),
-            _ => select_channels(lua, args),
-        })?,
-    )?;
-    register_methods(lua)
+    g.set("send", send_function(lua)?)?;
+    g.set("receive", receive_function(lua)?)?;
+    g.set("try_receive", try_receive_function(lua)?)?;
+    g.set("close", close_function(lua)?)?;
+    Ok(())
+}
+
+/// `select` (it replaces the stock one): Lua's own `select(n, ...)` when the first argument is a
+/// number or `"#"`, otherwise a wait on several channels.
+pub fn select_function(lua: &Lua) -> mlua::Result<mlua::Function> {
+    lua.create_function(|lua, args: MultiValue| match args.front() {
+        Some(LuaValue::Integer(_) | LuaValue::Number(_)) => lua_select(args),
+        Some(LuaValue::String(s)) if s.as_bytes().as_ref() == b"#" => lua_select(args),
+        _ => select_channels(lua, args),
+    })
 }
 
 /// Lua's own `select(n, ...)` / `select('#', ...)`, with its exact results and messages.

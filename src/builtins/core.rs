@@ -7,41 +7,32 @@ use std::time::Duration;
 /// Registry key of the `on_error` handler of this state.
 pub const ON_ERROR_KEY: &str = "solvm.on_error";
 
-/// Installs `print`, `sleep`, `trace` and `on_error`.
+/// The line-atomic `print` (it replaces the stock one). Values are shown as stock `print` shows
+/// them (`luaL_tolstring`: `__tostring`, `__name`), whatever the global `tostring` is.
+pub fn print_function(lua: &Lua) -> mlua::Result<Function> {
+    lua.create_function(|lua, vals: MultiValue| {
+        let mut line = Vec::with_capacity(64);
+        for (i, v) in vals.iter().enumerate() {
+            if i > 0 {
+                line.push(b'\t');
+            }
+            match v {
+                LuaValue::String(s) => line.extend_from_slice(&s.as_bytes()),
+                LuaValue::Integer(n) => line.extend_from_slice(n.to_string().as_bytes()),
+                LuaValue::Nil => line.extend_from_slice(b"nil"),
+                LuaValue::Boolean(b) => line.extend_from_slice(if *b { b"true" } else { b"false" }),
+                other => line.extend_from_slice(&args::display_string(lua, other)?.as_bytes()),
+            }
+        }
+        line.push(b'\n');
+        output::write_line(&line);
+        Ok(())
+    })
+}
+
+/// Installs `sleep`, `trace`, `reload_script` and `on_error`.
 pub fn register(lua: &Lua) -> mlua::Result<()> {
     let g = lua.globals();
-    let tostring: Function = g.get("tostring")?;
-    g.set(
-        "print",
-        lua.create_function(move |lua, vals: MultiValue| {
-            let mut line = Vec::with_capacity(64);
-            for (i, v) in vals.iter().enumerate() {
-                if i > 0 {
-                    line.push(b'\t');
-                }
-                match v {
-                    LuaValue::String(s) => line.extend_from_slice(&s.as_bytes()),
-                    LuaValue::Integer(n) => line.extend_from_slice(n.to_string().as_bytes()),
-                    LuaValue::Number(_) => {
-                        if let Some(s) = lua.coerce_string(v.clone())? {
-                            line.extend_from_slice(&s.as_bytes());
-                        }
-                    }
-                    LuaValue::Nil => line.extend_from_slice(b"nil"),
-                    LuaValue::Boolean(b) => {
-                        line.extend_from_slice(if *b { b"true" } else { b"false" })
-                    }
-                    other => {
-                        let s: mlua::LuaString = tostring.call(other.clone())?;
-                        line.extend_from_slice(&s.as_bytes());
-                    }
-                }
-            }
-            line.push(b'\n');
-            output::write_line(&line);
-            Ok(())
-        })?,
-    )?;
     g.set(
         "sleep",
         lua.create_function(|lua, vals: MultiValue| {

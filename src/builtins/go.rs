@@ -9,7 +9,7 @@ use crate::runtime::{ctx, output};
 use mlua::{Lua, MultiValue, Value as LuaValue};
 use std::sync::atomic::Ordering;
 
-/// Installs `go`, `wait`, `get_goroutines`, `check_memory` and the run-wide `os.exit`.
+/// Installs `go`, `wait`, `get_goroutines` and `check_memory`.
 pub fn register(lua: &Lua) -> mlua::Result<()> {
     let g = lua.globals();
     g.set("go", lua.create_function(go)?)?;
@@ -25,25 +25,25 @@ pub fn register(lua: &Lua) -> mlua::Result<()> {
         })?,
     )?;
     g.set("check_memory", lua.create_function(check_memory)?)?;
-    let os: mlua::Table = g.get("os")?;
-    os.set(
-        "exit",
-        lua.create_function(|lua, code: LuaValue| {
-            let code = match code {
-                LuaValue::Nil | LuaValue::Boolean(true) => 0,
-                LuaValue::Boolean(false) => 1,
-                LuaValue::Integer(i) => i as i32,
-                LuaValue::Number(n) => n as i32,
-                other => return Err(bad_argument(1, "exit", "number or boolean", &other)),
-            };
-            let c = ctx(lua);
-            c.rt.exit_code.store(code, Ordering::Relaxed);
-            c.rt.cancel(Reason::Exit);
-            output::flush();
-            c.rt.cancel.check()
-        })?,
-    )?;
     Ok(())
+}
+
+/// `os.exit` (it replaces the stock one): ends the whole run from any goroutine, flushing output.
+pub fn exit_function(lua: &Lua) -> mlua::Result<mlua::Function> {
+    lua.create_function(|lua, code: LuaValue| {
+        let code = match code {
+            LuaValue::Nil | LuaValue::Boolean(true) => 0,
+            LuaValue::Boolean(false) => 1,
+            LuaValue::Integer(i) => i as i32,
+            LuaValue::Number(n) => n as i32,
+            other => return Err(bad_argument(1, "exit", "number or boolean", &other)),
+        };
+        let c = ctx(lua);
+        c.rt.exit_code.store(code, Ordering::Relaxed);
+        c.rt.cancel(Reason::Exit);
+        output::flush();
+        c.rt.cancel.check()
+    })
 }
 
 fn go(lua: &Lua, args: MultiValue) -> mlua::Result<u64> {

@@ -21,11 +21,16 @@ struct ModuleFiles {
     loading: Vec<(PathBuf, String)>,
 }
 
-/// Installs `import` and adds the script's folder and `modules/` folders to `package.path`.
+/// Installs `import`.
 pub fn register(lua: &Lua) -> mlua::Result<()> {
-    lua.set_app_data(ModuleFiles::default());
     lua.set_named_registry_value(CACHE_KEY, lua.create_table()?)?;
-    lua.globals().set("import", lua.create_function(import)?)?;
+    lua.globals().set("import", lua.create_function(import)?)
+}
+
+/// Adds the script's folder and `modules/` folders to `package.path`: `require` must search there
+/// before (and whether or not) `import` is ever looked up.
+pub fn prepare(lua: &Lua) -> mlua::Result<()> {
+    lua.set_app_data(ModuleFiles::default());
     let script_dir = ctx(lua).rt.script_dir.clone();
     extend_require(lua, &script_dir)
 }

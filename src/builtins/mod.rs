@@ -1,5 +1,7 @@
 //! The builtins a script sees, one module per family. Each family exposes `register`, which installs
-//! its globals into a fresh Lua state; [`register_all`] is the one place that lists them.
+//! its globals; [`FAMILIES`] is the one place that lists them. A state gets a family's globals the
+//! first time a script looks one of them up (`runtime::lazy`), so [`prepare`] holds what every
+//! state needs before that, and [`REPLACED`] the stock functions builtins take the place of.
 
 pub mod catalog;
 pub mod chan;
@@ -13,19 +15,84 @@ pub mod server;
 pub mod store;
 pub mod timers;
 
-use mlua::Lua;
+use crate::runtime::value;
+use mlua::{Function, Lua};
 
-/// Installs every builtin family into `lua`.
-pub fn register_all(lua: &Lua) -> mlua::Result<()> {
-    core::register(lua)?;
-    chan::register(lua)?;
-    go::register(lua)?;
-    store::register(lua)?;
-    json::register(lua)?;
-    fs::register(lua)?;
-    import::register(lua)?;
-    timers::register(lua)?;
-    net::register(lua)?;
-    server::register(lua)?;
-    Ok(())
+/// A family of builtins: `register` creates its globals in `lua.globals()`.
+pub struct Family {
+    pub name: &'static str,
+    pub register: fn(&Lua) -> mlua::Result<()>,
+}
+
+/// Every builtin family.
+pub const FAMILIES: &[Family] = &[
+    Family {
+        name: "core",
+        register: core::register,
+    },
+    Family {
+        name: "chan",
+        register: chan::register,
+    },
+    Family {
+        name: "go",
+        register: go::register,
+    },
+    Family {
+        name: "store",
+        register: store::register,
+    },
+    Family {
+        name: "json",
+        register: json::register,
+    },
+    Family {
+        name: "fs",
+        register: fs::register,
+    },
+    Family {
+        name: "import",
+        register: import::register,
+    },
+    Family {
+        name: "timers",
+        register: timers::register,
+    },
+    Family {
+        name: "net",
+        register: net::register,
+    },
+    Family {
+        name: "server",
+        register: server::register,
+    },
+];
+
+/// Makes one builtin function in a state.
+pub type Maker = fn(&Lua) -> mlua::Result<Function>;
+
+/// Stock functions a builtin replaces (`"os.exit"`: field `exit` of the stock table `os`), and what
+/// makes the replacement. They exist in every state from the start, so a lookup never misses them:
+/// each is made on its first call instead.
+pub const REPLACED: &[(&str, Maker)] = &[
+    ("print", core::print_function),
+    ("select", chan::select_function),
+    ("os.exit", go::exit_function),
+];
+
+/// Lists of functions made on their first call (`runtime::lazy`), numbered by their place here.
+pub const MADE_ON_FIRST_CALL: &[&[(&str, Maker)]] = &[REPLACED, chan::METHODS];
+/// The place of `chan::METHODS` in [`MADE_ON_FIRST_CALL`] (`REPLACED` is 0).
+pub const CHANNEL_METHODS: usize = 1;
+
+/// What every state needs before any family is installed: the handle types that can arrive from
+/// another goroutine (so they can be passed on), `require`'s search path, and the WebSocket methods
+/// (a server hands its handlers a connection without any builtin being looked up).
+pub fn prepare(lua: &Lua) -> mlua::Result<()> {
+    value::register_handle_type::<chan::ChanRef>(lua);
+    value::register_handle_type::<net::tcp::TcpConn>(lua);
+    value::register_handle_type::<net::ws_client::WsClient>(lua);
+    value::register_handle_type::<server::ws::WsRef>(lua);
+    server::ws::register_methods(lua)?;
+    import::prepare(lua)
 }

@@ -107,73 +107,21 @@ pub fn io_error_text(e: &std::io::Error) -> String {
     }
 }
 
-/// Finds every builtin function that `register_all` added (globals not in `stock`, and the functions
-/// of builtin tables such as `store`). Each is then wrapped so its errors reach Lua as plain strings with the caller's
+/// `v` as stock `print` and `tostring` show it (`luaL_tolstring`: `__tostring`, `__name`), without
+/// going through the global `tostring`, which a script may have replaced.
+pub fn display_string(lua: &Lua, v: &LuaValue) -> mlua::Result<mlua::LuaString> {
+    // Safety: `exec_raw` runs in protected mode with `v` pushed; we replace it with its text.
+    unsafe {
+        lua.exec_raw::<mlua::LuaString>(v, |state| {
+            mlua::ffi::luaL_tolstring(state, -1, std::ptr::null_mut());
+            mlua::ffi::lua_replace(state, -2);
+        })
+    }
+}
+
+/// Wraps one builtin function so its errors reach Lua as plain strings with the caller's
 /// `file:line:`, exactly like errors of Lua's own C functions (`luaL_error`). Without this, mlua hands
 /// `pcall` a userdata whose text starts with "runtime error:" and carries a traceback.
-pub fn find_builtin_slots(lua: &Lua, stock: &StockGlobals) -> mlua::Result<BuiltinSlots> {
-    let globals = lua.globals();
-    let mut slots = Vec::new();
-    for pair in globals.pairs::<LuaValue, LuaValue>() {
-        let (k, v) = pair?;
-        let LuaValue::String(name) = &k else { continue };
-        // A stock global counts as ours when a builtin family replaced it (`print`, `select`).
-        if stock.get(name.as_bytes().as_ref()) == Some(&(v.to_pointer() as usize)) {
-            continue;
-        }
-        let name = name.to_str()?.to_string();
-        match v {
-            LuaValue::Function(f) if f.info().what == "C" => slots.push((None, name)),
-            LuaValue::Table(t) => {
-                for field in t.pairs::<LuaValue, LuaValue>() {
-                    if let (LuaValue::String(fk), LuaValue::Function(f)) = field? {
-                        if f.info().what == "C" {
-                            slots.push((Some(name.clone()), fk.to_str()?.to_string()));
-                        }
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    // Builtins that live in stock tables.
-    slots.push((Some("os".into()), "exit".into()));
-    Ok(slots)
-}
-
-/// The globals of a state before the builtins are registered: name → identity of the value.
-pub type StockGlobals = std::collections::HashMap<Vec<u8>, usize>;
-
-/// The stock globals of a fresh state (see [`StockGlobals`]).
-pub fn stock_globals(lua: &Lua) -> mlua::Result<StockGlobals> {
-    let mut stock = StockGlobals::new();
-    for pair in lua.globals().pairs::<LuaValue, LuaValue>() {
-        if let (LuaValue::String(k), v) = pair? {
-            stock.insert(k.as_bytes().to_vec(), v.to_pointer() as usize);
-        }
-    }
-    Ok(stock)
-}
-
-/// Where builtin functions live: `(None, "send")` is the global `send`, `(Some("store"), "get")`
-/// is `store.get`.
-pub type BuiltinSlots = Vec<(Option<String>, String)>;
-
-/// Wraps the builtins at `slots` (see [`find_builtin_slots`]) in a freshly registered state.
-pub fn wrap_builtin_slots(lua: &Lua, slots: &BuiltinSlots) -> mlua::Result<()> {
-    let globals = lua.globals();
-    for (table, key) in slots {
-        let t = match table {
-            None => globals.clone(),
-            Some(name) => globals.raw_get::<mlua::Table>(name.as_str())?,
-        };
-        let f: mlua::Function = t.raw_get(key.as_str())?;
-        t.raw_set(key.as_str(), wrap_function(lua, f)?)?;
-    }
-    Ok(())
-}
-
-/// Wraps one builtin function so its errors read like Lua's own (see [`wrap_builtins`]).
 pub fn wrap_function(lua: &Lua, f: mlua::Function) -> mlua::Result<mlua::Function> {
     // Safety: `exec_raw` pushes `f`; we replace it with a C closure holding it as its upvalue.
     unsafe {
@@ -184,7 +132,7 @@ pub fn wrap_function(lua: &Lua, f: mlua::Function) -> mlua::Result<mlua::Functio
 }
 
 /// Calls upvalue 1 with the arguments; an mlua error becomes `"file:line: message"`.
-unsafe extern "C-unwind" fn lua_style_errors(
+pub(crate) unsafe extern "C-unwind" fn lua_style_errors(
     state: *mut mlua::ffi::lua_State,
 ) -> std::os::raw::c_int {
     use mlua::ffi;

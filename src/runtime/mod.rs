@@ -10,6 +10,7 @@ pub mod cron;
 pub mod events;
 pub mod goroutine;
 pub mod interrupt;
+pub mod lazy;
 pub mod output;
 pub mod repl;
 pub mod report;
@@ -63,8 +64,9 @@ pub struct Shared {
     pub servers: Mutex<HashMap<String, Arc<dyn std::any::Any + Send + Sync>>>,
     /// The shared key/value store.
     pub store: Mutex<HashMap<String, (value::Value, Option<std::time::Instant>)>>,
-    /// Names of the globals a fresh state has (everything else is user-defined).
-    pub builtin_globals: std::sync::OnceLock<Arc<std::collections::HashSet<Vec<u8>>>>,
+    /// Which builtin family adds which globals, and the globals a fresh state has (everything
+    /// else is user-defined); learned by the first state.
+    pub builtins: std::sync::OnceLock<Arc<lazy::Layout>>,
     /// Services running now (servers, listeners, cron jobs, file watches): they keep the run alive.
     services: std::sync::atomic::AtomicUsize,
     /// Set once any service has started: from then on the whole-run timeout no longer applies.
@@ -79,8 +81,6 @@ pub struct Shared {
     reload_watches: Mutex<Vec<(PathBuf, watch::FileWatch)>>,
     /// Idle goroutine threads with prepared states.
     pub pool: goroutine::Pool,
-    /// Where the builtin functions that need Lua-style errors live (found by the first state).
-    pub builtin_slots: std::sync::OnceLock<Arc<args::BuiltinSlots>>,
     /// Bytecode of the `coroutine.wrap` replacement, compiled by the first state.
     pub wrap_bytecode: std::sync::OnceLock<Vec<u8>>,
     /// Sources of modules imported from URLs, fetched once per process (SPEC §9).
@@ -117,8 +117,7 @@ impl Shared {
             channels: Mutex::new(HashMap::new()),
             servers: Mutex::new(HashMap::new()),
             store: Mutex::new(HashMap::new()),
-            builtin_globals: std::sync::OnceLock::new(),
-            builtin_slots: std::sync::OnceLock::new(),
+            builtins: std::sync::OnceLock::new(),
             pool: goroutine::Pool::default(),
             next_callback_id: AtomicU64::new(1),
             script_path: None,

@@ -3,7 +3,7 @@
 
 use super::interrupt::{InterruptHandle, Reason};
 use super::report::{self, ErrorInfo};
-use super::{args, goroutine, value, Ctx, Outcome, Program, Shared};
+use super::{goroutine, lazy, value, Ctx, Outcome, Program, Shared};
 use mlua::{Function, Lua, LuaOptions, MultiValue, StdLib, Thread, Value as LuaValue};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -24,13 +24,16 @@ impl GoState {
     }
 
     /// A fresh state for an already registered goroutine: all of stock Lua's libraries, the coroutine
-    /// wrappers that let cancellation reach a running coroutine, and every builtin.
+    /// wrappers that let cancellation reach a running coroutine, and every builtin (each family
+    /// installed on first use, see `lazy`).
     pub fn with_mailbox(rt: &Arc<Shared>, mailbox: goroutine::Mailbox) -> mlua::Result<GoState> {
         // Safety: mlua calls loading `debug` (and C modules through `package`) unsafe; SPEC §1 gives
         // scripts every standard library of stock Lua, so we opt in here and only here.
-        let lua = unsafe { Lua::unsafe_new_with(StdLib::ALL, LuaOptions::default()) };
-        // Everything built here lives as long as the state: collecting meanwhile is wasted work.
+        let lua = unsafe { Lua::unsafe_new_with(StdLib::NONE, LuaOptions::default()) };
+        // Everything built here lives as long as the state: collecting meanwhile is wasted work
+        // (`lua.c` stops the collector while opening the libraries too).
         lua.gc_stop();
+        lua.load_std_libs(lazy::eager_libs())?;
         let interrupt = Arc::clone(&mailbox.info.interrupt);
         // Safety: the main thread lives as long as `lua`; `Drop` detaches before `lua` is closed.
         unsafe { interrupt.push(lua.current_thread().state()) };
@@ -49,25 +52,14 @@ impl GoState {
         let state = GoState { lua, ctx };
         let lua = &state.lua;
         track_coroutines(lua, rt)?;
-        match (rt.builtin_globals.get(), rt.builtin_slots.get()) {
-            (Some(names), Some(slots)) => {
-                value::install(lua, Arc::clone(names))?;
-                crate::builtins::register_all(lua)?;
-                args::wrap_builtin_slots(lua, slots)?;
-            }
-            _ => {
-                // First state of the run: find out which globals the builtins add, and where the
-                // builtin functions live, once for every later state.
-                let stock = args::stock_globals(lua)?;
-                value::install(lua, Arc::new(std::collections::HashSet::new()))?;
-                crate::builtins::register_all(lua)?;
-                let all = Arc::new(value::global_names(lua)?);
-                let _ = rt.builtin_globals.set(Arc::clone(&all));
-                value::set_builtin_names(lua, all)?;
-                let slots = Arc::new(args::find_builtin_slots(lua, &stock)?);
-                let _ = rt.builtin_slots.set(Arc::clone(&slots));
-                args::wrap_builtin_slots(lua, &slots)?;
-            }
+        // Builtins: every family's globals in the first state of the run, which learns what each
+        // family adds; in later states each family on first use (`lazy`).
+        let names = rt.builtins.get().map(|l| Arc::clone(&l.global_names));
+        value::install(lua, names.clone().unwrap_or_default())?;
+        crate::builtins::prepare(lua)?;
+        let layout = lazy::install(lua, rt)?;
+        if names.is_none() {
+            value::set_builtin_names(lua, Arc::clone(&layout.global_names))?;
         }
         finish(&state, rt)?;
         Ok(state)

@@ -14,6 +14,30 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::Arc;
 
+/// A set of global names. Checked for every global at each `go()`, so hashed with FNV-1a rather than
+/// SipHash (names come from the runtime and the script, not from the network).
+pub type NameSet = HashSet<Vec<u8>, std::hash::BuildHasherDefault<NameHasher>>;
+
+/// FNV-1a, for [`NameSet`].
+pub struct NameHasher(u64);
+
+impl Default for NameHasher {
+    fn default() -> Self {
+        NameHasher(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl std::hash::Hasher for NameHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+}
+
 /// A value that can cross to another goroutine.
 #[derive(Clone)]
 pub enum Value {
@@ -130,14 +154,14 @@ pub struct TransferKit {
     setupvalue: Function,
     upvalueid: Function,
     upvaluejoin: Function,
-    builtin_names: std::cell::RefCell<Arc<HashSet<Vec<u8>>>>,
+    builtin_names: std::cell::RefCell<Arc<NameSet>>,
     builtins_by_ptr: std::cell::RefCell<Option<HashMap<usize, Arc<str>>>>,
-    probes: std::cell::RefCell<Vec<HandleProbe>>,
+    probes: std::cell::RefCell<Vec<(std::any::TypeId, HandleProbe)>>,
 }
 
 /// Installs the transfer helpers in a freshly created state. `builtin_names` are the globals every
 /// fresh state has (everything else is user-defined).
-pub fn install(lua: &Lua, builtin_names: Arc<HashSet<Vec<u8>>>) -> mlua::Result<()> {
+pub fn install(lua: &Lua, builtin_names: Arc<NameSet>) -> mlua::Result<()> {
     let debug: Table = lua.globals().get("debug")?;
     lua.set_app_data(TransferKit {
         getupvalue: debug.get("getupvalue")?,
@@ -157,19 +181,30 @@ pub fn register_handle_type<T: mlua::UserData + SharedHandle + Clone>(lua: &Lua)
         ud.borrow::<T>().ok().map(|t| Handle(Arc::new(t.clone())))
     }
     if let Some(kit) = lua.app_data_ref::<TransferKit>() {
-        kit.probes.borrow_mut().push(probe::<T>);
+        let mut probes = kit.probes.borrow_mut();
+        let id = std::any::TypeId::of::<T>();
+        if !probes.iter().any(|(t, _)| *t == id) {
+            probes.push((id, probe::<T>));
+        }
+    }
+}
+
+/// Forgets which functions are builtins: a builtin family was just installed in this state.
+pub fn builtins_changed(lua: &Lua) {
+    if let Some(kit) = lua.app_data_ref::<TransferKit>() {
+        *kit.builtins_by_ptr.borrow_mut() = None;
     }
 }
 
 /// Sets which globals count as builtins (the first state of a run learns them after registering).
-pub fn set_builtin_names(lua: &Lua, names: Arc<HashSet<Vec<u8>>>) -> mlua::Result<()> {
+pub fn set_builtin_names(lua: &Lua, names: Arc<NameSet>) -> mlua::Result<()> {
     *kit(lua)?.builtin_names.borrow_mut() = names;
     Ok(())
 }
 
 /// The names of the globals of a state that has just been set up.
-pub fn global_names(lua: &Lua) -> mlua::Result<HashSet<Vec<u8>>> {
-    let mut names = HashSet::new();
+pub fn global_names(lua: &Lua) -> mlua::Result<NameSet> {
+    let mut names = NameSet::default();
     for pair in lua.globals().pairs::<LuaValue, LuaValue>() {
         if let (LuaValue::String(k), _) = pair? {
             names.insert(k.as_bytes().to_vec());
@@ -359,7 +394,7 @@ impl<'a> Encoder<'a> {
             }
             LuaValue::Function(f) => self.encode_function(f),
             LuaValue::UserData(ud) => {
-                for probe in self.kit.probes.borrow().iter() {
+                for (_, probe) in self.kit.probes.borrow().iter() {
                     if let Some(h) = probe(ud) {
                         return Ok(Value::Handle(h));
                     }
@@ -509,10 +544,7 @@ impl<'a> Encoder<'a> {
 
 /// Maps the pointers of every builtin global function, library table and library function to
 /// their path (`print`, `string`, `string.format`).
-fn build_builtin_map(
-    lua: &Lua,
-    names: &HashSet<Vec<u8>>,
-) -> mlua::Result<HashMap<usize, Arc<str>>> {
+fn build_builtin_map(lua: &Lua, names: &NameSet) -> mlua::Result<HashMap<usize, Arc<str>>> {
     let mut map = HashMap::new();
     let globals = lua.globals();
     map.insert(globals.to_pointer() as usize, Arc::from("_G"));
@@ -542,11 +574,13 @@ fn build_builtin_map(
 }
 
 fn resolve_builtin(lua: &Lua, path: &str) -> mlua::Result<LuaValue> {
-    let mut cur = LuaValue::Table(lua.globals());
     if path == "_G" {
-        return Ok(cur);
+        return Ok(LuaValue::Table(lua.globals()));
     }
-    for part in path.split('.') {
+    let mut parts = path.split('.');
+    // The global itself as a script reading it gets it: its family may not be installed yet.
+    let mut cur = super::lazy::global(lua, parts.next().unwrap_or_default())?;
+    for part in parts {
         cur = match cur {
             LuaValue::Table(t) => t.raw_get(part)?,
             _ => LuaValue::Nil,
@@ -627,6 +661,37 @@ fn decode_graph(lua: &Lua, g: &Graph) -> mlua::Result<LuaValue> {
     Ok(objs.into_iter().next().unwrap_or(LuaValue::Nil))
 }
 
+/// The names of the string keys of `globals` that are not in `builtin`. Iterated with the C API: a
+/// state has ~90 globals, and going through mlua values for each cost more than the rest of `go()`.
+fn user_global_names(
+    lua: &Lua,
+    globals: &Table,
+    builtin: &NameSet,
+) -> mlua::Result<Vec<Box<[u8]>>> {
+    use mlua::ffi;
+    let mut names = Vec::new();
+    // Safety: `exec_raw` runs in protected mode with `globals` pushed; `lua_next` only sees keys
+    // `globals` already has, and we pop every key/value pair it pushes. A Lua error can only come
+    // from `lua_next`, when no Rust value is being built.
+    unsafe {
+        lua.exec_raw::<()>(globals, |state| {
+            ffi::lua_pushnil(state);
+            while ffi::lua_next(state, -2) != 0 {
+                ffi::lua_settop(state, -2);
+                if ffi::lua_type(state, -1) == ffi::LUA_TSTRING {
+                    let mut len = 0;
+                    let p = ffi::lua_tolstring(state, -1, &mut len);
+                    let name = std::slice::from_raw_parts(p as *const u8, len);
+                    if !builtin.contains(name) {
+                        names.push(Box::from(name));
+                    }
+                }
+            }
+        })?;
+    }
+    Ok(names)
+}
+
 /// The user-defined globals of a state, each converted on its own so one that cannot cross is left
 /// behind without stopping the others (SPEC §3).
 pub struct GlobalsSnapshot {
@@ -640,15 +705,16 @@ impl GlobalsSnapshot {
     /// Copies every global that a fresh state does not have.
     pub fn take(lua: &Lua) -> mlua::Result<GlobalsSnapshot> {
         let kit = kit(lua)?;
-        let mut entries = Vec::new();
-        for pair in lua.globals().pairs::<LuaValue, LuaValue>() {
-            let (k, v) = pair?;
-            let LuaValue::String(name) = k else { continue };
-            let name_bytes = name.as_bytes().to_vec();
-            if kit.builtin_names.borrow().contains(&name_bytes) {
-                continue;
-            }
-            let root = format!("global '{}'", String::from_utf8_lossy(&name_bytes));
+        let globals = lua.globals();
+        let names = user_global_names(lua, &globals, &kit.builtin_names.borrow())?;
+        let mut user = Vec::with_capacity(names.len());
+        for name in names {
+            let v: LuaValue = globals.raw_get(lua.create_string(&name)?)?;
+            user.push((name, v));
+        }
+        let mut entries = Vec::with_capacity(user.len());
+        for (name, v) in user {
+            let root = format!("global '{}'", String::from_utf8_lossy(&name));
             let converted = match &v {
                 LuaValue::Table(_)
                 | LuaValue::Function(_)
@@ -661,7 +727,7 @@ impl GlobalsSnapshot {
                 }
                 _ => Value::from_lua(lua, &v, &root).map_err(|e| e.to_string()),
             };
-            entries.push((name_bytes.into_boxed_slice(), converted));
+            entries.push((name, converted));
         }
         Ok(GlobalsSnapshot { entries })
     }
@@ -683,6 +749,8 @@ impl GlobalsSnapshot {
             }
         }
         if any_behind {
+            // The guard below takes `_G`'s metatable: every builtin family goes in first.
+            super::lazy::load_all(lua)?;
             let guard: Function = lua
                 .load(
                     r#"local behind = ...

@@ -1,0 +1,624 @@
+//! Builtins and some stock libraries on first use. Making all ~60 builtin functions and every stock
+//! library in each fresh state cost more than the rest of a goroutine's start (issue 3), and most
+//! goroutines touch a handful. So a state starts with the stock libraries `base`, `string`, `table`,
+//! `coroutine`, `package` and `debug`, the stock functions SolVM replaces (`print`, `select`,
+//! `os.exit`: each made on its first call), and a metatable on `_G` whose `__index` installs a
+//! family the first time one of its names is read: a builtin family (`builtins::FAMILIES`) or one of
+//! the stock libraries [`LIBS`] (`package.loaded` gets the same metatable for those). Scripts see
+//! the same globals as if everything were there:
+//! - assigning to a family's name installs it first, so the script's value replaces the builtin
+//!   exactly as it would have replaced an installed one (`go = nil` removes `go`);
+//! - `rawget(t, k)` and `rawset(t, k, v)` on `_G` or `package.loaded` install the family owning `k`
+//!   first;
+//! - `pairs`, `next`, `getmetatable` and `setmetatable` (and `debug.`'s) on either table install
+//!   every family first and drop the metatables: both are then plain tables holding everything.
+//!
+//! The first state of a run installs every family at once and learns which names each one adds.
+
+use super::{args, value, Shared};
+use crate::builtins::{FAMILIES, MADE_ON_FIRST_CALL, REPLACED};
+use mlua::ffi;
+use mlua::{Lua, StdLib, Table, Value as LuaValue};
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::ffi::c_int;
+use std::rc::Rc;
+use std::sync::Arc;
+
+/// Which family adds which globals, learned by the first state of a run.
+pub struct Layout {
+    by_name: HashMap<Box<[u8]>, usize, std::hash::BuildHasherDefault<value::NameHasher>>,
+    /// Every global a fresh state has (stock and builtin): everything else is the script's.
+    pub global_names: Arc<value::NameSet>,
+}
+
+/// Stock libraries opened on first use. The others are in every state from the start: `string`
+/// (strings' methods), `package` (`require`), `table` and `coroutine` (the runtime's `coroutine.wrap`),
+/// `debug` (value transfer).
+pub const LIBS: &[(&str, StdLib)] = &[
+    ("io", StdLib::IO),
+    ("math", StdLib::MATH),
+    ("os", StdLib::OS),
+    ("utf8", StdLib::UTF8),
+];
+
+/// The libraries every state opens when it is created.
+pub fn eager_libs() -> StdLib {
+    LIBS.iter().fold(StdLib::ALL, |all, (_, lib)| all ^ *lib)
+}
+
+// Families are numbered [`LIBS`] first, then `FAMILIES`; a bit each in `Globals::loaded`.
+const FAMILY_COUNT: usize = LIBS.len() + FAMILIES.len();
+const _: () = assert!(FAMILY_COUNT <= 32);
+const ALL_FAMILIES: u32 = u32::MAX >> (32 - FAMILY_COUNT);
+
+fn family_name(family: usize) -> &'static str {
+    match family.checked_sub(LIBS.len()) {
+        None => LIBS[family].0,
+        Some(i) => FAMILIES[i].name,
+    }
+}
+
+/// One state's globals: which families are in, and whether `_G` still has the loading metatable.
+struct Globals {
+    layout: Arc<Layout>,
+    /// The state's `_G` (while a family is being installed, `lua.globals()` is a scratch table).
+    globals: Table,
+    loaded: Cell<u32>,
+    lazy: Cell<bool>,
+}
+
+impl Globals {
+    /// The family that adds global `name` (a library only, for `package.loaded`), if it is not in
+    /// yet.
+    fn pending(&self, name: &[u8], libs_only: bool) -> Option<usize> {
+        if !self.lazy.get() {
+            return None;
+        }
+        let &family = self.layout.by_name.get(name)?;
+        if libs_only && family >= LIBS.len() {
+            return None;
+        }
+        (self.loaded.get() & (1 << family) == 0).then_some(family)
+    }
+}
+
+/// Registry key of this state's loader (see [`loader`]).
+const LOADER_KEY: &std::ffi::CStr = c"solvm.lazy";
+/// What the loader is asked to do.
+const LOAD_FAMILY: i64 = 0;
+const LOAD_ALL: i64 = 1;
+const MAKE_REPLACEMENT: i64 = 2;
+/// Install the family owning a key of `_G` (`package.loaded` with `LOAD_LIB_NAMED`).
+const LOAD_NAMED: i64 = 3;
+const LOAD_LIB_NAMED: i64 = 4;
+
+/// Sets up a fresh state's builtins: lazily, or, in the first state of the run, every family at once
+/// (learning the run's [`Layout`]).
+pub fn install(lua: &Lua, rt: &Shared) -> mlua::Result<Arc<Layout>> {
+    let globals = lua.globals();
+    let (layout, lazy) = match rt.builtins.get() {
+        Some(layout) => (Arc::clone(layout), true),
+        None => (learn(lua, &globals)?, false),
+    };
+    let layout = match lazy {
+        true => layout,
+        false => Arc::clone(rt.builtins.get_or_init(|| layout)),
+    };
+    let state = Rc::new(Globals {
+        layout: Arc::clone(&layout),
+        globals: globals.clone(),
+        loaded: Cell::new(if lazy { 0 } else { ALL_FAMILIES }),
+        lazy: Cell::new(lazy),
+    });
+    lua.set_app_data(state);
+    let loader = lua.create_function(loader)?;
+    // Safety: `install_raw` only uses the C API on `_G` and the loader (pushed by `exec_raw`), in
+    // protected mode.
+    unsafe { lua.exec_raw::<()>((globals, loader), |state| install_raw(state, lazy)) }?;
+    Ok(layout)
+}
+
+/// Installs every family in the first state of a run and notes what each adds.
+fn learn(lua: &Lua, globals: &Table) -> mlua::Result<Arc<Layout>> {
+    let mut names = value::global_names(lua)?;
+    let mut by_name = HashMap::default();
+    for family in 0..FAMILY_COUNT {
+        for name in run_family(lua, globals, family)? {
+            names.insert(name.clone());
+            by_name.insert(name.into_boxed_slice(), family);
+        }
+    }
+    Ok(Arc::new(Layout {
+        by_name,
+        global_names: Arc::new(names),
+    }))
+}
+
+/// A table of the functions of list `list` of `MADE_ON_FIRST_CALL`, each a placeholder until its
+/// first call makes it (the methods of channel objects).
+pub fn placeholder_table(lua: &Lua, list: usize) -> mlua::Result<Table> {
+    let makers = MADE_ON_FIRST_CALL
+        .get(list)
+        .ok_or_else(|| mlua::Error::runtime("internal error: no such list of builtins"))?;
+    // Safety: only the C API on a new table, in protected mode.
+    unsafe {
+        lua.exec_raw::<Table>((), |state| {
+            ffi::lua_createtable(state, 0, makers.len() as c_int);
+            for (item, (name, _)) in makers.iter().enumerate() {
+                push_str(state, name);
+                ffi::lua_pushinteger(state, ((list << 8) | item) as ffi::lua_Integer);
+                ffi::lua_pushcclosure(state, replacement, 1);
+                ffi::lua_rawset(state, -3);
+            }
+        })
+    }
+}
+
+/// Installs builtin family `family_name` if it is not in yet (`ChanRef::push` uses it for a channel
+/// arriving before any channel builtin was looked up).
+pub fn ensure(lua: &Lua, family_name: &str) -> mlua::Result<()> {
+    match FAMILIES.iter().position(|f| f.name == family_name) {
+        Some(family) => load_family(lua, LIBS.len() + family),
+        None => Err(mlua::Error::runtime(format!(
+            "internal error: no builtin family '{family_name}'"
+        ))),
+    }
+}
+
+/// Global `name` as a script reading it would get it (installing its family if needed), without
+/// metamethods otherwise. Used to resolve builtins that arrive from another goroutine by name.
+pub fn global(lua: &Lua, name: &str) -> mlua::Result<LuaValue> {
+    let globals = lua.globals();
+    let v: LuaValue = globals.raw_get(name)?;
+    if !v.is_nil() {
+        return Ok(v);
+    }
+    let Some(family) = state(lua).and_then(|g| g.pending(name.as_bytes(), false)) else {
+        return Ok(v);
+    };
+    load_family(lua, family)?;
+    globals.raw_get(name)
+}
+
+/// Installs every family not in yet; `_G` becomes a plain table.
+pub fn load_all(lua: &Lua) -> mlua::Result<()> {
+    for family in 0..FAMILY_COUNT {
+        load_family(lua, family)?;
+    }
+    Ok(())
+}
+
+fn state(lua: &Lua) -> Option<Rc<Globals>> {
+    lua.app_data_ref::<Rc<Globals>>().map(|g| Rc::clone(&g))
+}
+
+/// Installs family `family` in this state's `_G`, if it is not in yet.
+fn load_family(lua: &Lua, family: usize) -> mlua::Result<()> {
+    let Some(g) = state(lua) else {
+        return Ok(());
+    };
+    let bit = 1 << family;
+    if g.loaded.get() & bit != 0 {
+        return Ok(());
+    }
+    // Marked first: installing a family must not start installing it again.
+    g.loaded.set(g.loaded.get() | bit);
+    if let Err(e) = run_family(lua, &g.globals, family) {
+        g.loaded.set(g.loaded.get() & !bit);
+        return Err(e);
+    }
+    // Builtins found by pointer (value transfer) must include the new ones.
+    value::builtins_changed(lua);
+    if g.loaded.get() == ALL_FAMILIES && g.lazy.get() {
+        g.lazy.set(false);
+        g.globals.set_metatable(None)?;
+        lua.named_registry_value::<Table>("_LOADED")?
+            .set_metatable(None)?;
+    }
+    Ok(())
+}
+
+/// Runs family `family`'s `register` (or opens the library) with a scratch table as the globals (so
+/// a script's values are never overwritten, and the family's names are easy to find), then moves
+/// what it made into `globals`, each builtin function wrapped for Lua-style errors. Returns the names
+/// it added.
+fn run_family(lua: &Lua, globals: &Table, family: usize) -> mlua::Result<Vec<Vec<u8>>> {
+    let scratch = lua.create_table()?;
+    let meta = lua.create_table()?;
+    // Reads of stock globals (`os`, `package`) still work while registering.
+    meta.raw_set("__index", globals.clone())?;
+    scratch.set_metatable(Some(meta))?;
+    let outer = lua.globals();
+    lua.set_globals(scratch.clone())?;
+    let lib = LIBS.get(family).map(|(_, lib)| *lib);
+    let made = match lib {
+        Some(lib) => lua.load_std_libs(lib),
+        None => (FAMILIES[family - LIBS.len()].register)(lua),
+    };
+    lua.set_globals(outer)?;
+    made?;
+    let mut entries = Vec::new();
+    scratch.for_each(|k: LuaValue, v: LuaValue| {
+        entries.push((k, v));
+        Ok(())
+    })?;
+    let mut added = Vec::with_capacity(entries.len());
+    for (k, v) in entries {
+        let LuaValue::String(name) = &k else { continue };
+        // Only the raw C API could have put a script's value here; it stays.
+        if !globals.raw_get::<LuaValue>(&k)?.is_nil() {
+            continue;
+        }
+        added.push(name.as_bytes().to_vec());
+        let v = match lib {
+            Some(_) => v,
+            None => wrap_builtins(lua, family_name(family), v)?,
+        };
+        globals.raw_set(k, v)?;
+    }
+    if lib.is_some() {
+        // The library's replaced functions (`os.exit`).
+        let name = family_name(family);
+        // Safety: `install_replacements` only uses the C API on `_G` (pushed), in protected mode.
+        unsafe {
+            lua.exec_raw::<()>(globals, |state| {
+                install_replacements(state, ffi::lua_absindex(state, -1), Some(name))
+            })
+        }?;
+    }
+    Ok(added)
+}
+
+/// A builtin function wrapped for Lua-style errors (`args::wrap_function`); a table of them (`store`)
+/// with its functions wrapped; other values as they are.
+fn wrap_builtins(lua: &Lua, family: &str, v: LuaValue) -> mlua::Result<LuaValue> {
+    match v {
+        LuaValue::Function(f) => Ok(LuaValue::Function(wrap_c_function(lua, family, f)?)),
+        LuaValue::Table(t) => {
+            let mut functions = Vec::new();
+            t.for_each(|k: LuaValue, v: LuaValue| {
+                if let LuaValue::Function(f) = v {
+                    functions.push((k, f));
+                }
+                Ok(())
+            })?;
+            for (k, f) in functions {
+                t.raw_set(k, wrap_c_function(lua, family, f)?)?;
+            }
+            Ok(LuaValue::Table(t))
+        }
+        other => Ok(other),
+    }
+}
+
+fn wrap_c_function(lua: &Lua, family: &str, f: mlua::Function) -> mlua::Result<mlua::Function> {
+    // A Lua function made while registering would keep the scratch table as its `_ENV`.
+    if f.info().what != "C" {
+        return Err(mlua::Error::runtime(format!(
+            "internal error: builtin family '{family}' registered a Lua function"
+        )));
+    }
+    args::wrap_function(lua, f)
+}
+
+/// The loader the C functions below call: installs a family (`LOAD_FAMILY, index`), every family
+/// (`LOAD_ALL`), the family owning a name (`LOAD_NAMED, name`), or makes replacement `index` of
+/// `REPLACED` (`MAKE_REPLACEMENT`).
+fn loader(lua: &Lua, (op, arg): (i64, LuaValue)) -> mlua::Result<LuaValue> {
+    if let (LOAD_NAMED | LOAD_LIB_NAMED, LuaValue::String(name)) = (op, &arg) {
+        let family = state(lua).and_then(|g| g.pending(&name.as_bytes(), op == LOAD_LIB_NAMED));
+        return match family {
+            Some(family) => load_family(lua, family).map(|_| LuaValue::Nil),
+            None => Ok(LuaValue::Nil),
+        };
+    }
+    let index = match arg {
+        LuaValue::Integer(i) => usize::try_from(i).unwrap_or(usize::MAX),
+        _ => usize::MAX,
+    };
+    match op {
+        LOAD_FAMILY if index < FAMILY_COUNT => load_family(lua, index).map(|_| LuaValue::Nil),
+        LOAD_ALL => load_all(lua).map(|_| LuaValue::Nil),
+        MAKE_REPLACEMENT => {
+            let (list, item) = (index >> 8, index & 0xff);
+            match MADE_ON_FIRST_CALL.get(list).and_then(|l| l.get(item)) {
+                Some((_, make)) => make(lua).map(LuaValue::Function),
+                None => Err(mlua::Error::runtime(
+                    "internal error: bad builtin loader call",
+                )),
+            }
+        }
+        _ => Err(mlua::Error::runtime(
+            "internal error: bad builtin loader call",
+        )),
+    }
+}
+
+/// Stores the loader in the registry, replaces the stock functions of `REPLACED` with placeholders,
+/// guards the stock functions that see `_G` raw, and (when `lazy`) sets the loading metatable on
+/// `_G` and `package.loaded`. The stack holds `_G` and the loader on top.
+unsafe fn install_raw(state: *mut ffi::lua_State, lazy: bool) {
+    ffi::lua_setfield(state, ffi::LUA_REGISTRYINDEX, LOADER_KEY.as_ptr());
+    let g = ffi::lua_absindex(state, -1);
+    install_replacements(state, g, None);
+    // The metatable (when there is none, the guards hold `false` for it).
+    if lazy {
+        ffi::lua_createtable(state, 0, 3);
+        ffi::lua_pushcfunction(state, index);
+        ffi::lua_setfield(state, -2, c"__index".as_ptr());
+        ffi::lua_pushcfunction(state, newindex);
+        ffi::lua_setfield(state, -2, c"__newindex".as_ptr());
+        push_str(state, "pairs");
+        ffi::lua_rawget(state, g);
+        ffi::lua_pushcclosure(state, pairs, 1);
+        ffi::lua_setfield(state, -2, c"__pairs".as_ptr());
+    } else {
+        ffi::lua_pushboolean(state, 0);
+    }
+    let meta = ffi::lua_absindex(state, -1);
+    for (name, key_only) in [
+        ("rawget", true),
+        ("rawset", true),
+        ("next", false),
+        ("getmetatable", false),
+        ("setmetatable", false),
+    ] {
+        guard(state, g, name, key_only, meta);
+    }
+    push_str(state, "debug");
+    if ffi::lua_rawget(state, g) == ffi::LUA_TTABLE {
+        let debug = ffi::lua_absindex(state, -1);
+        guard(state, debug, "getmetatable", false, meta);
+        guard(state, debug, "setmetatable", false, meta);
+    }
+    ffi::lua_settop(state, meta);
+    if lazy {
+        ffi::lua_getfield(state, ffi::LUA_REGISTRYINDEX, ffi::LUA_LOADED_TABLE);
+        ffi::lua_pushvalue(state, meta);
+        ffi::lua_setmetatable(state, -2);
+        ffi::lua_settop(state, meta);
+        ffi::lua_setmetatable(state, g);
+    }
+    ffi::lua_settop(state, g);
+}
+
+/// Puts the placeholders of `REPLACED` in place: those in `_G` (stack index `g`) or a table of it
+/// when `table` is `None`, else only those in global table `table` (a library just opened).
+unsafe fn install_replacements(state: *mut ffi::lua_State, g: c_int, only: Option<&str>) {
+    for (slot, (path, _)) in REPLACED.iter().enumerate() {
+        let (table, key) = match path.split_once('.') {
+            Some((t, k)) => {
+                if only.is_some_and(|o| o != t) {
+                    continue;
+                }
+                push_str(state, t);
+                if ffi::lua_rawget(state, g) != ffi::LUA_TTABLE {
+                    ffi::lua_settop(state, g);
+                    continue;
+                }
+                (ffi::lua_absindex(state, -1), k)
+            }
+            None if only.is_some() => continue,
+            None => (g, *path),
+        };
+        push_str(state, key);
+        // List 0 of `MADE_ON_FIRST_CALL`.
+        ffi::lua_pushinteger(state, slot as ffi::lua_Integer);
+        ffi::lua_pushcclosure(state, replacement, 1);
+        ffi::lua_rawset(state, table);
+        ffi::lua_settop(state, g);
+    }
+}
+
+/// Replaces C function `table[name]` with a guard holding it (upvalue 1) and the loading metatable
+/// (upvalue 2, from stack index `meta`).
+unsafe fn guard(state: *mut ffi::lua_State, table: c_int, name: &str, key_only: bool, meta: c_int) {
+    push_str(state, name);
+    if ffi::lua_rawget(state, table) != ffi::LUA_TFUNCTION
+        || ffi::lua_tocfunction(state, -1).is_none()
+    {
+        ffi::lua_settop(state, -2);
+        return;
+    }
+    ffi::lua_pushvalue(state, meta);
+    let f = if key_only { guard_key } else { guard_all };
+    ffi::lua_pushcclosure(state, f, 2);
+    push_str(state, name);
+    ffi::lua_rotate(state, -2, 1);
+    ffi::lua_rawset(state, table);
+}
+
+unsafe fn push_str(state: *mut ffi::lua_State, s: &str) {
+    ffi::lua_pushlstring(state, s.as_ptr() as *const _, s.len());
+}
+
+/// Whether `pending` holds for the string at stack index `idx`, as a key of the table at index 1
+/// (`_G`, or `package.loaded` for a library). Called from C functions: no Rust value with a
+/// destructor outlives it.
+unsafe fn pending_at(state: *mut ffi::lua_State, idx: c_int) -> Option<usize> {
+    if ffi::lua_type(state, idx) != ffi::LUA_TSTRING {
+        return None;
+    }
+    let libs_only = is_loaded_table(state, 1);
+    let mut len = 0;
+    let p = ffi::lua_tolstring(state, idx, &mut len);
+    let name = std::slice::from_raw_parts(p as *const u8, len);
+    let lua = Lua::get_or_init_from_ptr(state);
+    let g = lua.try_app_data_ref::<Rc<Globals>>().ok().flatten()?;
+    g.pending(name, libs_only)
+}
+
+/// Whether stack index `idx` holds this state's `package.loaded` (the registry's).
+unsafe fn is_loaded_table(state: *mut ffi::lua_State, idx: c_int) -> bool {
+    ffi::lua_getfield(state, ffi::LUA_REGISTRYINDEX, ffi::LUA_LOADED_TABLE);
+    let same = ffi::lua_rawequal(state, idx, -1) != 0;
+    ffi::lua_settop(state, -2);
+    same
+}
+
+/// Whether the table at stack index 1 has the loading metatable (upvalue 2 of a guard): it is `_G`
+/// or `package.loaded` of a state whose families are not all in.
+unsafe fn has_loading_metatable(state: *mut ffi::lua_State) -> bool {
+    if ffi::lua_type(state, ffi::lua_upvalueindex(2)) != ffi::LUA_TTABLE
+        || ffi::lua_getmetatable(state, 1) == 0
+    {
+        return false;
+    }
+    let same = ffi::lua_rawequal(state, -1, ffi::lua_upvalueindex(2)) != 0;
+    ffi::lua_settop(state, -2);
+    same
+}
+
+/// Calls this state's [`loader`] with `(op, index)`, leaving `nresults` results. Errors propagate as
+/// Lua errors (no Rust value with a destructor is alive in the callers at that point).
+unsafe fn call_loader(state: *mut ffi::lua_State, op: i64, index: i64, nresults: c_int) {
+    ffi::lua_getfield(state, ffi::LUA_REGISTRYINDEX, LOADER_KEY.as_ptr());
+    ffi::lua_pushinteger(state, op);
+    ffi::lua_pushinteger(state, index);
+    ffi::lua_call(state, 2, nresults);
+}
+
+/// Calls this state's [`loader`] with `(LOAD_NAMED, key)` for the key at stack index `idx` of the
+/// table at index 1.
+unsafe fn load_named(state: *mut ffi::lua_State, idx: c_int) {
+    let op = if is_loaded_table(state, 1) {
+        LOAD_LIB_NAMED
+    } else {
+        LOAD_NAMED
+    };
+    ffi::lua_getfield(state, ffi::LUA_REGISTRYINDEX, LOADER_KEY.as_ptr());
+    ffi::lua_pushinteger(state, op);
+    ffi::lua_pushvalue(state, idx);
+    ffi::lua_call(state, 2, 0);
+}
+
+/// Calls the stock C function in upvalue 1 on this call's arguments, as if it had been called.
+unsafe fn call_stock(state: *mut ffi::lua_State) -> c_int {
+    match ffi::lua_tocfunction(state, ffi::lua_upvalueindex(1)) {
+        Some(f) => f(state),
+        None => 0,
+    }
+}
+
+/// `__index(t, k)` of `_G` and `package.loaded`: installs the family owning `k`, then reads `k` raw.
+unsafe extern "C-unwind" fn index(state: *mut ffi::lua_State) -> c_int {
+    if let Some(family) = pending_at(state, 2) {
+        call_loader(state, LOAD_FAMILY, family as i64, 0);
+    }
+    ffi::lua_settop(state, 2);
+    ffi::lua_rawget(state, 1);
+    1
+}
+
+/// `__newindex(t, k, v)` of `_G` and `package.loaded`: installs the family owning `k` (so `v`
+/// replaces it), then sets `k` raw.
+unsafe extern "C-unwind" fn newindex(state: *mut ffi::lua_State) -> c_int {
+    if let Some(family) = pending_at(state, 2) {
+        call_loader(state, LOAD_FAMILY, family as i64, 0);
+    }
+    ffi::lua_settop(state, 3);
+    ffi::lua_rawset(state, 1);
+    0
+}
+
+/// `__pairs(t)` of `_G` and `package.loaded`: installs every family (which drops the metatables),
+/// then stock `pairs` (upvalue 1).
+unsafe extern "C-unwind" fn pairs(state: *mut ffi::lua_State) -> c_int {
+    call_loader(state, LOAD_ALL, 0, 0);
+    call_stock(state)
+}
+
+/// `rawget`/`rawset` on `_G` or `package.loaded`: installs the family owning the key first.
+unsafe extern "C-unwind" fn guard_key(state: *mut ffi::lua_State) -> c_int {
+    if has_loading_metatable(state) && ffi::lua_type(state, 2) == ffi::LUA_TSTRING {
+        load_named(state, 2);
+    }
+    call_stock(state)
+}
+
+/// `next`, `getmetatable`, `setmetatable` on `_G` or `package.loaded`: installs every family first.
+unsafe extern "C-unwind" fn guard_all(state: *mut ffi::lua_State) -> c_int {
+    if has_loading_metatable(state) {
+        call_loader(state, LOAD_ALL, 0, 0);
+    }
+    call_stock(state)
+}
+
+/// A function of `MADE_ON_FIRST_CALL` (upvalue 1: list << 8 | index) until its first call makes it;
+/// from then on upvalue 1 is that function, called with Lua-style errors.
+unsafe extern "C-unwind" fn replacement(state: *mut ffi::lua_State) -> c_int {
+    if ffi::lua_type(state, ffi::lua_upvalueindex(1)) == ffi::LUA_TNUMBER {
+        let slot = ffi::lua_tointeger(state, ffi::lua_upvalueindex(1));
+        call_loader(state, MAKE_REPLACEMENT, slot, 1);
+        ffi::lua_copy(state, -1, ffi::lua_upvalueindex(1));
+        ffi::lua_settop(state, -2);
+    }
+    args::lua_style_errors(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+    use crate::runtime::state::GoState;
+    use crate::runtime::Shared;
+    use mlua::Value;
+
+    /// The learner (first state of a run) and a lazy state of the same run.
+    fn states() -> (std::sync::Arc<Shared>, GoState, GoState) {
+        let rt = Shared::new(Config::default(), ".".into());
+        let first = GoState::new(&rt, rt.next_goroutine_id()).expect("first state");
+        let lazy = GoState::new(&rt, rt.next_goroutine_id()).expect("lazy state");
+        (rt, first, lazy)
+    }
+
+    fn sorted_globals(lua: &mlua::Lua) -> Vec<(String, String)> {
+        let mut all = Vec::new();
+        lua.globals()
+            .for_each(|k: Value, v: Value| {
+                if let Value::String(k) = k {
+                    all.push((k.to_string_lossy(), v.type_name().to_string()));
+                }
+                Ok(())
+            })
+            .expect("globals");
+        all.sort();
+        all
+    }
+
+    #[test]
+    fn a_lazy_state_ends_up_with_the_same_globals_as_the_first() {
+        let (rt, first, lazy) = states();
+        assert!(lazy.lua.globals().metatable().is_some());
+        super::load_all(&lazy.lua).expect("load all");
+        assert!(lazy.lua.globals().metatable().is_none());
+        assert_eq!(sorted_globals(&first.lua), sorted_globals(&lazy.lua));
+        for s in [&first, &lazy] {
+            crate::runtime::goroutine::unregister(&rt, s.ctx.gid);
+        }
+    }
+
+    #[test]
+    fn reading_a_builtin_installs_only_its_family() {
+        let (rt, _first, lazy) = states();
+        let lua = &lazy.lua;
+        assert!(lua
+            .globals()
+            .raw_get::<Value>("json_encode")
+            .unwrap()
+            .is_nil());
+        let s: String = lua.load("return json_encode({1})").eval().unwrap();
+        assert_eq!(s, "[1]");
+        assert!(lua
+            .globals()
+            .raw_get::<Value>("json_decode")
+            .unwrap()
+            .is_function());
+        assert!(lua
+            .globals()
+            .raw_get::<Value>("read_file")
+            .unwrap()
+            .is_nil());
+        let _ = rt;
+    }
+}

@@ -1,0 +1,10 @@
+-- A channel reaching a goroutine before any channel builtin was used there has its methods.
+local ch = chan(2)
+go(function(c)
+    c:send("a")
+    print(#c, c:cap(), c:name(), c:is_closed(), c:len())
+    print(c:try_receive())
+    print(select("#", 1, 2, 3), select(2, "x", "y"))
+end, ch)
+wait()
+print(pcall(ch.send))

@@ -1,0 +1,10 @@
+-- rawget/rawset and package.loaded in a goroutine see builtins and libraries not used yet.
+go(function()
+    print(type(rawget(_G, "json_encode")), type(rawget(_G, "read_file")), type(rawget(_G, "io")))
+    print(type(rawget(package.loaded, "math")), rawget(package.loaded, "json_encode"))
+    print(type(package.loaded.utf8), require("os") == os, require("io") == io)
+    rawset(_G, "store", nil)
+    print("store after rawset nil:", store)
+    print("undefined global:", rawget(_G, "no_such_thing"), no_such_thing)
+end)
+wait()
