@@ -23,16 +23,16 @@ struct ModuleFiles {
 
 /// Installs `import`.
 pub fn register(lua: &Lua) -> mlua::Result<()> {
+    lua.set_app_data(ModuleFiles::default());
     lua.set_named_registry_value(CACHE_KEY, lua.create_table()?)?;
     lua.globals().set("import", lua.create_function(import)?)
 }
 
-/// Adds the script's folder and `modules/` folders to `package.path`: `require` must search there
-/// before (and whether or not) `import` is ever looked up.
+/// Makes `require` search like `import` (see [`extend_require`]): it must, before (and whether or
+/// not) `import` is ever looked up.
 pub fn prepare(lua: &Lua) -> mlua::Result<()> {
-    lua.set_app_data(ModuleFiles::default());
-    let script_dir = ctx(lua).rt.script_dir.clone();
-    extend_require(lua, &script_dir)
+    let rt = ctx(lua).rt;
+    extend_require(lua, &rt.script_dir, rt.config.watch)
 }
 
 /// Every module file this state has loaded so far (by `import` or `require`), as absolute paths, in
@@ -336,7 +336,7 @@ fn loaded_table(lua: &Lua) -> Option<Table> {
     package_table(lua).and_then(|p| p.get::<Option<Table>>("loaded").ok().flatten())
 }
 
-/// Remembers a loaded module file (once) for `--watch`.
+/// Remembers a loaded module file (once) for `--watch` (`require`'s files are seen only with it).
 fn record_loaded(lua: &Lua, path: &Path) {
     if let Some(mut files) = lua.app_data_mut::<ModuleFiles>() {
         if !files.loaded.iter().any(|p| p == path) {
@@ -367,9 +367,9 @@ fn require_templates(script_dir: &Path) -> Vec<String> {
 }
 
 /// Prepends the script's folder and the `modules/` folders to `package.path` (keeping what stock Lua
-/// put there from `LUA_PATH`), and wraps `require`'s Lua-file searcher so the files it loads are
-/// recorded for `--watch` too.
-fn extend_require(lua: &Lua, script_dir: &Path) -> mlua::Result<()> {
+/// put there from `LUA_PATH`), and with `--watch` (`watch`) wraps `require`'s Lua-file searcher so
+/// the files it loads are watched too.
+fn extend_require(lua: &Lua, script_dir: &Path, watch: bool) -> mlua::Result<()> {
     let Some(package) = package_table(lua) else {
         return Ok(());
     };
@@ -380,6 +380,9 @@ fn extend_require(lua: &Lua, script_dir: &Path) -> mlua::Result<()> {
         path.push_str(&old);
     }
     package.set("path", path)?;
+    if !watch {
+        return Ok(());
+    }
     let Some(searchers) = package.get::<Option<Table>>("searchers")? else {
         return Ok(());
     };
@@ -527,7 +530,7 @@ mod tests {
     }
 
     /// A real state whose script folder is not the working directory: `import` and `require` find
-    /// modules there, run them once, and both record the files for `--watch`.
+    /// modules there, run them once, and (under `--watch`) both record the files.
     #[test]
     fn state_imports_from_script_dir_and_records_files() {
         use crate::config::Config;
@@ -541,7 +544,11 @@ mod tests {
         )
         .unwrap();
         std::fs::write(dir.join("plain.lua"), "return 'plain'\n").unwrap();
-        let rt = Shared::new(Config::default(), dir.clone());
+        let config = Config {
+            watch: true,
+            ..Config::default()
+        };
+        let rt = Shared::new(config, dir.clone());
         let state = GoState::new(&rt, rt.next_goroutine_id()).unwrap();
         let (runs, same, plain, path): (i64, bool, String, String) = state
             .lua

@@ -86,13 +86,25 @@ pub const MADE_ON_FIRST_CALL: &[&[(&str, Maker)]] = &[REPLACED, chan::METHODS];
 pub const CHANNEL_METHODS: usize = 1;
 
 /// What every state needs before any family is installed: the handle types that can arrive from
-/// another goroutine (so they can be passed on), `require`'s search path, and the WebSocket methods
-/// (a server hands its handlers a connection without any builtin being looked up).
+/// another goroutine (so they can be passed on), `require`'s search path, and, once the run has a
+/// server (entries of `Shared::servers` stay), the WebSocket methods: a server hands its handlers
+/// a connection without any builtin being looked up.
 pub fn prepare(lua: &Lua) -> mlua::Result<()> {
     value::register_handle_type::<chan::ChanRef>(lua);
     value::register_handle_type::<net::tcp::TcpConn>(lua);
     value::register_handle_type::<net::ws_client::WsClient>(lua);
     value::register_handle_type::<server::ws::WsRef>(lua);
-    server::ws::register_methods(lua)?;
+    if !crate::runtime::ctx(lua).rt.servers.lock().is_empty() {
+        server::ws::register_methods(lua)?;
+    }
     import::prepare(lua)
+}
+
+/// Called before a handle of kind `kind` (`SharedHandle::kind`) that came from another goroutine
+/// is made a value of `lua`: a WebSocket connection's methods come with the server family.
+pub fn before_handle(lua: &Lua, kind: &str) -> mlua::Result<()> {
+    match kind {
+        "websocket" => crate::runtime::lazy::ensure(lua, "server"),
+        _ => Ok(()),
+    }
 }

@@ -13,7 +13,7 @@
 //! - `pairs`, `next`, `getmetatable` and `setmetatable` (and `debug.`'s) on either table install
 //!   every family first and drop the metatables: both are then plain tables holding everything.
 //!
-//! The first state of a run installs every family at once and learns which names each one adds.
+//! The first state of a run learns which names each family adds by registering each aside once.
 
 use super::{args, value, Shared};
 use crate::builtins::{FAMILIES, MADE_ON_FIRST_CALL, REPLACED};
@@ -93,38 +93,38 @@ const MAKE_REPLACEMENT: i64 = 2;
 const LOAD_NAMED: i64 = 3;
 const LOAD_LIB_NAMED: i64 = 4;
 
-/// Sets up a fresh state's builtins: lazily, or, in the first state of the run, every family at once
-/// (learning the run's [`Layout`]).
+/// Sets up a fresh state's builtins, each family to be installed on first use. The first state of
+/// the run learns the run's [`Layout`] first.
 pub fn install(lua: &Lua, rt: &Shared) -> mlua::Result<Arc<Layout>> {
     let globals = lua.globals();
-    let (layout, lazy) = match rt.builtins.get() {
-        Some(layout) => (Arc::clone(layout), true),
-        None => (learn(lua, &globals)?, false),
-    };
-    let layout = match lazy {
-        true => layout,
-        false => Arc::clone(rt.builtins.get_or_init(|| layout)),
+    let layout = match rt.builtins.get() {
+        Some(layout) => Arc::clone(layout),
+        None => {
+            let layout = learn(lua, &globals)?;
+            Arc::clone(rt.builtins.get_or_init(|| layout))
+        }
     };
     let state = Rc::new(Globals {
         layout: Arc::clone(&layout),
         globals: globals.clone(),
-        loaded: Cell::new(if lazy { 0 } else { ALL_FAMILIES }),
-        lazy: Cell::new(lazy),
+        loaded: Cell::new(0),
+        lazy: Cell::new(true),
     });
     lua.set_app_data(state);
     let loader = lua.create_function(loader)?;
     // Safety: `install_raw` only uses the C API on `_G` and the loader (pushed by `exec_raw`), in
     // protected mode.
-    unsafe { lua.exec_raw::<()>((globals, loader), |state| install_raw(state, lazy)) }?;
+    unsafe { lua.exec_raw::<()>((globals, loader), |state| install_raw(state)) }?;
     Ok(layout)
 }
 
-/// Installs every family in the first state of a run and notes what each adds.
+/// Notes what each family adds, registering it aside (its globals are not kept; a library opened
+/// here stays in `package.loaded`, where installing it later finds it).
 fn learn(lua: &Lua, globals: &Table) -> mlua::Result<Arc<Layout>> {
     let mut names = value::global_names(lua)?;
     let mut by_name = HashMap::default();
     for family in 0..FAMILY_COUNT {
-        for name in run_family(lua, globals, family)? {
+        for name in run_family(lua, globals, family, false)? {
             names.insert(name.clone());
             by_name.insert(name.into_boxed_slice(), family);
         }
@@ -204,7 +204,7 @@ fn load_family(lua: &Lua, family: usize) -> mlua::Result<()> {
     }
     // Marked first: installing a family must not start installing it again.
     g.loaded.set(g.loaded.get() | bit);
-    if let Err(e) = run_family(lua, &g.globals, family) {
+    if let Err(e) = run_family(lua, &g.globals, family, true) {
         g.loaded.set(g.loaded.get() & !bit);
         return Err(e);
     }
@@ -220,10 +220,10 @@ fn load_family(lua: &Lua, family: usize) -> mlua::Result<()> {
 }
 
 /// Runs family `family`'s `register` (or opens the library) with a scratch table as the globals (so
-/// a script's values are never overwritten, and the family's names are easy to find), then moves
-/// what it made into `globals`, each builtin function wrapped for Lua-style errors. Returns the names
-/// it added.
-fn run_family(lua: &Lua, globals: &Table, family: usize) -> mlua::Result<Vec<Vec<u8>>> {
+/// a script's values are never overwritten, and the family's names are easy to find), then, when
+/// `keep`, moves what it made into `globals`, each builtin function wrapped for Lua-style errors.
+/// Returns the names it added.
+fn run_family(lua: &Lua, globals: &Table, family: usize, keep: bool) -> mlua::Result<Vec<Vec<u8>>> {
     let scratch = lua.create_table()?;
     let meta = lua.create_table()?;
     // Reads of stock globals (`os`, `package`) still work while registering.
@@ -244,6 +244,14 @@ fn run_family(lua: &Lua, globals: &Table, family: usize) -> mlua::Result<Vec<Vec
         Ok(())
     })?;
     let mut added = Vec::with_capacity(entries.len());
+    if !keep {
+        for (k, _) in entries {
+            if let LuaValue::String(name) = &k {
+                added.push(name.as_bytes().to_vec());
+            }
+        }
+        return Ok(added);
+    }
     for (k, v) in entries {
         let LuaValue::String(name) = &k else { continue };
         // Only the raw C API could have put a script's value here; it stays.
@@ -336,27 +344,22 @@ fn loader(lua: &Lua, (op, arg): (i64, LuaValue)) -> mlua::Result<LuaValue> {
 }
 
 /// Stores the loader in the registry, replaces the stock functions of `REPLACED` with placeholders,
-/// guards the stock functions that see `_G` raw, and (when `lazy`) sets the loading metatable on
-/// `_G` and `package.loaded`. The stack holds `_G` and the loader on top.
-unsafe fn install_raw(state: *mut ffi::lua_State, lazy: bool) {
+/// guards the stock functions that see `_G` raw, and sets the loading metatable on `_G` and
+/// `package.loaded`. The stack holds `_G` and the loader on top.
+unsafe fn install_raw(state: *mut ffi::lua_State) {
     ffi::lua_setfield(state, ffi::LUA_REGISTRYINDEX, LOADER_KEY.as_ptr());
     let g = ffi::lua_absindex(state, -1);
     install_replacements(state, g, None);
-    // The metatable (when there is none, the guards hold `false` for it).
-    if lazy {
-        ffi::lua_createtable(state, 0, 3);
-        ffi::lua_pushcfunction(state, index);
-        ffi::lua_setfield(state, -2, c"__index".as_ptr());
-        ffi::lua_pushcfunction(state, newindex);
-        ffi::lua_setfield(state, -2, c"__newindex".as_ptr());
-        push_str(state, "pairs");
-        ffi::lua_rawget(state, g);
-        ffi::lua_pushcclosure(state, pairs, 1);
-        ffi::lua_setfield(state, -2, c"__pairs".as_ptr());
-    } else {
-        ffi::lua_pushboolean(state, 0);
-    }
+    ffi::lua_createtable(state, 0, 3);
     let meta = ffi::lua_absindex(state, -1);
+    ffi::lua_pushcfunction(state, index);
+    ffi::lua_setfield(state, meta, c"__index".as_ptr());
+    ffi::lua_pushcfunction(state, newindex);
+    ffi::lua_setfield(state, meta, c"__newindex".as_ptr());
+    push_str(state, "pairs");
+    ffi::lua_rawget(state, g);
+    ffi::lua_pushcclosure(state, pairs, 1);
+    ffi::lua_setfield(state, meta, c"__pairs".as_ptr());
     for (name, key_only) in [
         ("rawget", true),
         ("rawset", true),
@@ -373,13 +376,11 @@ unsafe fn install_raw(state: *mut ffi::lua_State, lazy: bool) {
         guard(state, debug, "setmetatable", false, meta);
     }
     ffi::lua_settop(state, meta);
-    if lazy {
-        ffi::lua_getfield(state, ffi::LUA_REGISTRYINDEX, ffi::LUA_LOADED_TABLE);
-        ffi::lua_pushvalue(state, meta);
-        ffi::lua_setmetatable(state, -2);
-        ffi::lua_settop(state, meta);
-        ffi::lua_setmetatable(state, g);
-    }
+    ffi::lua_getfield(state, ffi::LUA_REGISTRYINDEX, ffi::LUA_LOADED_TABLE);
+    ffi::lua_pushvalue(state, meta);
+    ffi::lua_setmetatable(state, -2);
+    ffi::lua_settop(state, meta);
+    ffi::lua_setmetatable(state, g);
     ffi::lua_settop(state, g);
 }
 
@@ -460,9 +461,7 @@ unsafe fn is_loaded_table(state: *mut ffi::lua_State, idx: c_int) -> bool {
 /// Whether the table at stack index 1 has the loading metatable (upvalue 2 of a guard): it is `_G`
 /// or `package.loaded` of a state whose families are not all in.
 unsafe fn has_loading_metatable(state: *mut ffi::lua_State) -> bool {
-    if ffi::lua_type(state, ffi::lua_upvalueindex(2)) != ffi::LUA_TTABLE
-        || ffi::lua_getmetatable(state, 1) == 0
-    {
+    if ffi::lua_getmetatable(state, 1) == 0 {
         return false;
     }
     let same = ffi::lua_rawequal(state, -1, ffi::lua_upvalueindex(2)) != 0;
@@ -564,7 +563,7 @@ mod tests {
     use crate::runtime::Shared;
     use mlua::Value;
 
-    /// The learner (first state of a run) and a lazy state of the same run.
+    /// The first state of a run (which learns what each family adds) and a later one.
     fn states() -> (std::sync::Arc<Shared>, GoState, GoState) {
         let rt = Shared::new(Config::default(), ".".into());
         let first = GoState::new(&rt, rt.next_goroutine_id()).expect("first state");
@@ -587,12 +586,30 @@ mod tests {
     }
 
     #[test]
-    fn a_lazy_state_ends_up_with_the_same_globals_as_the_first() {
+    fn states_end_up_with_the_same_globals() {
         let (rt, first, lazy) = states();
-        assert!(lazy.lua.globals().metatable().is_some());
-        super::load_all(&lazy.lua).expect("load all");
-        assert!(lazy.lua.globals().metatable().is_none());
+        for s in [&first, &lazy] {
+            assert!(s.lua.globals().metatable().is_some());
+            super::load_all(&s.lua).expect("load all");
+            assert!(s.lua.globals().metatable().is_none());
+        }
         assert_eq!(sorted_globals(&first.lua), sorted_globals(&lazy.lua));
+        let names: Vec<String> = sorted_globals(&lazy.lua)
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        for name in [
+            "print",
+            "json_encode",
+            "store",
+            "io",
+            "math",
+            "utf8",
+            "go",
+            "create_server",
+        ] {
+            assert!(names.iter().any(|n| n == name), "{name} missing");
+        }
         for s in [&first, &lazy] {
             crate::runtime::goroutine::unregister(&rt, s.ctx.gid);
         }

@@ -6,6 +6,7 @@
 
 pub mod alloc;
 pub mod args;
+pub mod coroutines;
 pub mod cron;
 pub mod events;
 pub mod goroutine;
@@ -81,8 +82,6 @@ pub struct Shared {
     reload_watches: Mutex<Vec<(PathBuf, watch::FileWatch)>>,
     /// Idle goroutine threads with prepared states.
     pub pool: goroutine::Pool,
-    /// Bytecode of the `coroutine.wrap` replacement, compiled by the first state.
-    pub wrap_bytecode: std::sync::OnceLock<Vec<u8>>,
     /// Sources of modules imported from URLs, fetched once per process (SPEC §9).
     pub url_modules: Mutex<HashMap<String, Arc<[u8]>>>,
     /// The previous `check_memory` sample, for its diffs.
@@ -123,7 +122,6 @@ impl Shared {
             script_path: None,
             reload_source: Mutex::new(None),
             reload_watches: Mutex::new(Vec::new()),
-            wrap_bytecode: std::sync::OnceLock::new(),
             url_modules: Mutex::new(HashMap::new()),
             memory_sample: Mutex::new(None),
             services: std::sync::atomic::AtomicUsize::new(0),

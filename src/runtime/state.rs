@@ -4,7 +4,7 @@
 use super::interrupt::{InterruptHandle, Reason};
 use super::report::{self, ErrorInfo};
 use super::{goroutine, lazy, value, Ctx, Outcome, Program, Shared};
-use mlua::{Function, Lua, LuaOptions, MultiValue, StdLib, Thread, Value as LuaValue};
+use mlua::{Function, Lua, LuaOptions, MultiValue, StdLib, Value as LuaValue};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -51,7 +51,7 @@ impl GoState {
         }
         let state = GoState { lua, ctx };
         let lua = &state.lua;
-        track_coroutines(lua, rt)?;
+        super::coroutines::install(lua)?;
         // Builtins: every family's globals in the first state of the run, which learns what each
         // family adds; in later states each family on first use (`lazy`).
         let names = rt.builtins.get().map(|l| Arc::clone(&l.global_names));
@@ -119,75 +119,6 @@ impl Drop for GoState {
         self.ctx.interrupt.detach();
     }
 }
-
-/// Replaces `coroutine.resume` and `coroutine.wrap` with versions that record which Lua thread is
-/// running, so the interrupt hook can be installed on a coroutine stuck in a tight loop.
-fn track_coroutines(lua: &Lua, rt: &Shared) -> mlua::Result<()> {
-    let coroutine: mlua::Table = lua.globals().get("coroutine")?;
-    let original: Function = coroutine.get("resume")?;
-    let resume = lua.create_function(move |lua, args: MultiValue| {
-        let thread = match args.front() {
-            Some(LuaValue::Thread(t)) => Some(t.clone()),
-            _ => None,
-        };
-        let Some(thread) = thread else {
-            // Let the original report the bad argument in its own words.
-            return original.call::<MultiValue>(args);
-        };
-        // The handle is looked up at call time: a pooled state gets its goroutine's handle later.
-        let handle = super::ctx(lua).interrupt;
-        // Safety: `thread` is held until after `pop`, so the coroutine stays alive while recorded.
-        unsafe { handle.push(thread.state()) };
-        let result = original.call::<MultiValue>(args);
-        handle.pop();
-        drop::<Thread>(thread);
-        result
-    })?;
-    coroutine.set("resume", resume.clone())?;
-    // Compiled once per run; later states load the bytecode.
-    let code = match rt.wrap_bytecode.get() {
-        Some(code) => code,
-        None => {
-            let f = lua
-                .load(COROUTINE_WRAP)
-                .set_name("=coroutine.wrap")
-                .into_function()?;
-            rt.wrap_bytecode.get_or_init(|| f.dump(false))
-        }
-    };
-    let wrap: Function = lua
-        .load(&code[..])
-        .set_mode(mlua::chunk::ChunkMode::Binary)
-        .call((
-            coroutine.get::<Function>("create")?,
-            resume,
-            coroutine.get::<Function>("close")?,
-            lua.globals()
-                .get::<mlua::Table>("table")?
-                .get::<Function>("pack")?,
-            lua.globals()
-                .get::<mlua::Table>("table")?
-                .get::<Function>("unpack")?,
-        ))?;
-    coroutine.set("wrap", wrap)?;
-    Ok(())
-}
-
-/// `coroutine.wrap` on top of the tracking `resume` (same behaviour as Lua 5.4's own).
-const COROUTINE_WRAP: &str = r#"
-    local create, resume, close, pack, unpack = ...
-    return function(f)
-        local co = create(f)
-        return function(...)
-            local r = pack(resume(co, ...))
-            if r[1] then return unpack(r, 2, r.n) end
-            close(co)
-            local e = r[2]
-            if type(e) == "string" then error(e, 2) end
-            error(e, 0)
-        end
-    end
-"#;
 
 /// Removes a leading `#!` line, keeping the newline so line numbers stay right.
 pub fn strip_shebang(source: &[u8]) -> &[u8] {

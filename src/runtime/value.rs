@@ -258,7 +258,10 @@ impl Value {
             Value::Str(s) => Ok(LuaValue::String(lua.create_string(s)?)),
             Value::JsonNull => Ok(LuaValue::NULL),
             Value::Builtin(path) => resolve_builtin(lua, path),
-            Value::Handle(h) => h.0.push(lua),
+            Value::Handle(h) => {
+                crate::builtins::before_handle(lua, h.0.kind())?;
+                h.0.push(lua)
+            }
             Value::Graph(g) => decode_graph(lua, g),
             Value::Ref(_) => Err(mlua::Error::runtime(
                 "internal error: dangling value reference",
