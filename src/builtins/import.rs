@@ -28,8 +28,8 @@ pub fn register(lua: &Lua) -> mlua::Result<()> {
     lua.globals().set("import", lua.create_function(import)?)
 }
 
-/// Makes `require` search like `import` (see [`extend_require`]): it must, before (and whether or
-/// not) `import` is ever looked up.
+/// Makes `require` search like `import` (see [`extend_require`]), whether or not `import` is ever
+/// looked up: called when the `package` library is opened.
 pub fn prepare(lua: &Lua) -> mlua::Result<()> {
     let rt = ctx(lua).rt;
     extend_require(lua, &rt.script_dir, rt.config.watch)

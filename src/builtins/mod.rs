@@ -86,9 +86,9 @@ pub const MADE_ON_FIRST_CALL: &[&[(&str, Maker)]] = &[REPLACED, chan::METHODS];
 pub const CHANNEL_METHODS: usize = 1;
 
 /// What every state needs before any family is installed: the handle types that can arrive from
-/// another goroutine (so they can be passed on), `require`'s search path, and, once the run has a
-/// server (entries of `Shared::servers` stay), the WebSocket methods: a server hands its handlers
-/// a connection without any builtin being looked up.
+/// another goroutine (so they can be passed on) and, once the run has a server (entries of
+/// `Shared::servers` stay), the WebSocket methods: a server hands its handlers a connection without
+/// any builtin being looked up.
 pub fn prepare(lua: &Lua) -> mlua::Result<()> {
     value::register_handle_type::<chan::ChanRef>(lua);
     value::register_handle_type::<net::tcp::TcpConn>(lua);
@@ -97,7 +97,16 @@ pub fn prepare(lua: &Lua) -> mlua::Result<()> {
     if !crate::runtime::ctx(lua).rt.servers.lock().is_empty() {
         server::ws::register_methods(lua)?;
     }
-    import::prepare(lua)
+    Ok(())
+}
+
+/// Called when a stock library is opened in `lua` (on first use): `package` gets `require`'s
+/// search path.
+pub fn library_opened(lua: &Lua, name: &str) -> mlua::Result<()> {
+    match name {
+        "package" => import::prepare(lua),
+        _ => Ok(()),
+    }
 }
 
 /// Called before a handle of kind `kind` (`SharedHandle::kind`) that came from another goroutine

@@ -682,14 +682,21 @@ fn next_job(rt: &Shared) -> Option<Job> {
 fn run_goroutine(rt: &Arc<Shared>, mailbox: Mailbox, spawn: Spawn, prepared: Option<GoState>) {
     let gid = mailbox.info.id;
     let info = Arc::clone(&mailbox.info);
+    let Spawn {
+        func: func_value,
+        args: arg_values,
+        globals,
+        name,
+        spawned_at,
+    } = spawn;
     let outcome = (|| -> mlua::Result<GoState> {
         let state = match prepared {
             Some(p) => p.assign(mailbox),
             None => GoState::with_mailbox(rt, mailbox)?,
         };
         let lua = &state.lua;
-        spawn.globals.install(lua)?;
-        let func = match spawn.func.to_lua(lua)? {
+        globals.install(lua)?;
+        let func = match func_value.to_lua(lua)? {
             LuaValue::Function(f) => f,
             _ => {
                 return Err(mlua::Error::runtime(
@@ -697,15 +704,16 @@ fn run_goroutine(rt: &Arc<Shared>, mailbox: Mailbox, spawn: Spawn, prepared: Opt
                 ))
             }
         };
-        let args = spawn
-            .args
+        let args = arg_values
             .iter()
             .map(|a| a.to_lua(lua))
             .collect::<mlua::Result<MultiValue>>()?;
+        // The copies are in the state now; a goroutine may live long.
+        drop((globals, func_value, arg_values));
         if let Err(e) = func.call::<MultiValue>(args) {
-            on_goroutine_error(rt, &state, &e, &spawn);
+            on_goroutine_error(rt, &state, &e, &name);
         } else if let Err(e) = run_callbacks_until_idle(lua, &state.ctx) {
-            on_goroutine_error(rt, &state, &e, &spawn);
+            on_goroutine_error(rt, &state, &e, &name);
         }
         // Events that arrived for this goroutine still run (an on_error handler registered here).
         let _ = drain_events(lua, &state.ctx);
@@ -716,7 +724,7 @@ fn run_goroutine(rt: &Arc<Shared>, mailbox: Mailbox, spawn: Spawn, prepared: Opt
         Err(e) => {
             if rt.cancel.reason().is_none() {
                 let info = ErrorInfo::from_lua_error(&e);
-                report_unhandled(rt, &info, gid, &spawn.name, Some(&spawn.spawned_at));
+                report_unhandled(rt, &info, gid, &name, Some(&spawned_at));
             }
         }
     }
@@ -724,7 +732,7 @@ fn run_goroutine(rt: &Arc<Shared>, mailbox: Mailbox, spawn: Spawn, prepared: Opt
     unregister(rt, gid);
 }
 
-fn on_goroutine_error(rt: &Arc<Shared>, state: &GoState, err: &mlua::Error, spawn: &Spawn) {
+fn on_goroutine_error(rt: &Arc<Shared>, state: &GoState, err: &mlua::Error, name: &str) {
     match rt.cancel.reason() {
         Some(Reason::Timeout) => {
             let at = super::state::stopped_at(&state.lua).or_else(|| {
@@ -735,7 +743,7 @@ fn on_goroutine_error(rt: &Arc<Shared>, state: &GoState, err: &mlua::Error, spaw
             rt.stopped.lock().push(format!(
                 "  goroutine {} ({}) was stopped at {}",
                 state.ctx.gid,
-                spawn.name,
+                name,
                 at.unwrap_or_else(|| "?".into())
             ));
         }

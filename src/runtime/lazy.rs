@@ -1,7 +1,7 @@
 //! Builtins and some stock libraries on first use. Making all ~60 builtin functions and every stock
 //! library in each fresh state cost more than the rest of a goroutine's start (issue 3), and most
-//! goroutines touch a handful. So a state starts with the stock libraries `base`, `string`, `table`,
-//! `coroutine`, `package` and `debug`, the stock functions SolVM replaces (`print`, `select`,
+//! goroutines touch a handful. So a state starts with the stock libraries `base`, `string`, `table`
+//! and `coroutine`, the stock functions SolVM replaces (`print`, `select`,
 //! `os.exit`: each made on its first call), and a metatable on `_G` whose `__index` installs a
 //! family the first time one of its names is read: a builtin family (`builtins::FAMILIES`) or one of
 //! the stock libraries [`LIBS`] (`package.loaded` gets the same metatable for those). Scripts see
@@ -32,19 +32,20 @@ pub struct Layout {
     pub global_names: Arc<value::NameSet>,
 }
 
-/// Stock libraries opened on first use. The others are in every state from the start: `string`
-/// (strings' methods), `package` (`require`), `table` and `coroutine` (the runtime's `coroutine.wrap`),
-/// `debug` (value transfer).
-pub const LIBS: &[(&str, StdLib)] = &[
-    ("io", StdLib::IO),
-    ("math", StdLib::MATH),
-    ("os", StdLib::OS),
-    ("utf8", StdLib::UTF8),
+/// Stock libraries opened on first use, and the globals each adds. The others are in every state
+/// from the start: `string` (strings' methods), `table` and `coroutine`.
+pub const LIBS: &[(&str, StdLib, &[&str])] = &[
+    ("io", StdLib::IO, &["io"]),
+    ("math", StdLib::MATH, &["math"]),
+    ("os", StdLib::OS, &["os"]),
+    ("utf8", StdLib::UTF8, &["utf8"]),
+    ("package", StdLib::PACKAGE, &["package", "require"]),
+    ("debug", StdLib::DEBUG, &["debug"]),
 ];
 
 /// The libraries every state opens when it is created.
 pub fn eager_libs() -> StdLib {
-    LIBS.iter().fold(StdLib::ALL, |all, (_, lib)| all ^ *lib)
+    LIBS.iter().fold(StdLib::ALL, |all, (_, lib, _)| all ^ *lib)
 }
 
 // Families are numbered [`LIBS`] first, then `FAMILIES`; a bit each in `Globals::loaded`.
@@ -118,13 +119,17 @@ pub fn install(lua: &Lua, rt: &Shared) -> mlua::Result<Arc<Layout>> {
     Ok(layout)
 }
 
-/// Notes what each family adds, registering it aside (its globals are not kept; a library opened
-/// here stays in `package.loaded`, where installing it later finds it).
+/// Notes what each family adds: a library's globals are listed in [`LIBS`]; a builtin family is
+/// registered aside (its globals are not kept).
 fn learn(lua: &Lua, globals: &Table) -> mlua::Result<Arc<Layout>> {
     let mut names = value::global_names(lua)?;
     let mut by_name = HashMap::default();
     for family in 0..FAMILY_COUNT {
-        for name in run_family(lua, globals, family, false)? {
+        let added = match LIBS.get(family) {
+            Some((_, _, globals)) => globals.iter().map(|g| g.as_bytes().to_vec()).collect(),
+            None => run_family(lua, globals, family, false)?,
+        };
+        for name in added {
             names.insert(name.clone());
             by_name.insert(name.into_boxed_slice(), family);
         }
@@ -231,7 +236,7 @@ fn run_family(lua: &Lua, globals: &Table, family: usize, keep: bool) -> mlua::Re
     scratch.set_metatable(Some(meta))?;
     let outer = lua.globals();
     lua.set_globals(scratch.clone())?;
-    let lib = LIBS.get(family).map(|(_, lib)| *lib);
+    let lib = LIBS.get(family).map(|(_, lib, _)| *lib);
     let made = match lib {
         Some(lib) => lua.load_std_libs(lib),
         None => (FAMILIES[family - LIBS.len()].register)(lua),
@@ -266,14 +271,20 @@ fn run_family(lua: &Lua, globals: &Table, family: usize, keep: bool) -> mlua::Re
         globals.raw_set(k, v)?;
     }
     if lib.is_some() {
-        // The library's replaced functions (`os.exit`).
+        // The library's replaced functions (`os.exit`), and what builtins add to it.
         let name = family_name(family);
-        // Safety: `install_replacements` only uses the C API on `_G` (pushed), in protected mode.
+        // Safety: only the C API on `_G` (pushed), in protected mode.
         unsafe {
             lua.exec_raw::<()>(globals, |state| {
-                install_replacements(state, ffi::lua_absindex(state, -1), Some(name))
+                let g = ffi::lua_absindex(state, -1);
+                install_replacements(state, g, Some(name));
+                // `debug.getmetatable` and `debug.setmetatable` see `_G` raw.
+                if name == "debug" && ffi::lua_getmetatable(state, g) != 0 {
+                    guard_debug(state, g, ffi::lua_absindex(state, -1));
+                }
             })
         }?;
+        crate::builtins::library_opened(lua, name)?;
     }
     Ok(added)
 }
@@ -369,12 +380,7 @@ unsafe fn install_raw(state: *mut ffi::lua_State) {
     ] {
         guard(state, g, name, key_only, meta);
     }
-    push_str(state, "debug");
-    if ffi::lua_rawget(state, g) == ffi::LUA_TTABLE {
-        let debug = ffi::lua_absindex(state, -1);
-        guard(state, debug, "getmetatable", false, meta);
-        guard(state, debug, "setmetatable", false, meta);
-    }
+    guard_debug(state, g, meta);
     ffi::lua_settop(state, meta);
     ffi::lua_getfield(state, ffi::LUA_REGISTRYINDEX, ffi::LUA_LOADED_TABLE);
     ffi::lua_pushvalue(state, meta);
@@ -382,6 +388,18 @@ unsafe fn install_raw(state: *mut ffi::lua_State) {
     ffi::lua_settop(state, meta);
     ffi::lua_setmetatable(state, g);
     ffi::lua_settop(state, g);
+}
+
+/// Guards `debug.getmetatable` and `debug.setmetatable` (stack index `meta`: the loading metatable),
+/// if `debug` is open.
+unsafe fn guard_debug(state: *mut ffi::lua_State, g: c_int, meta: c_int) {
+    push_str(state, "debug");
+    if ffi::lua_rawget(state, g) == ffi::LUA_TTABLE {
+        let debug = ffi::lua_absindex(state, -1);
+        guard(state, debug, "getmetatable", false, meta);
+        guard(state, debug, "setmetatable", false, meta);
+    }
+    ffi::lua_settop(state, -2);
 }
 
 /// Puts the placeholders of `REPLACED` in place: those in `_G` (stack index `g`) or a table of it

@@ -147,13 +147,9 @@ impl From<TransferError> for mlua::Error {
     }
 }
 
-/// Per-state helpers captured when the state is created (so user code replacing `debug` cannot
-/// break transfers), plus the lazily built map of builtin pointers.
+/// Per-state transfer data: which globals are builtins, the lazily built map of builtin pointers,
+/// and the userdata types that cross as handles.
 pub struct TransferKit {
-    getupvalue: Function,
-    setupvalue: Function,
-    upvalueid: Function,
-    upvaluejoin: Function,
     builtin_names: std::cell::RefCell<Arc<NameSet>>,
     builtins_by_ptr: std::cell::RefCell<Option<HashMap<usize, Arc<str>>>>,
     probes: std::cell::RefCell<Vec<(std::any::TypeId, HandleProbe)>>,
@@ -162,12 +158,7 @@ pub struct TransferKit {
 /// Installs the transfer helpers in a freshly created state. `builtin_names` are the globals every
 /// fresh state has (everything else is user-defined).
 pub fn install(lua: &Lua, builtin_names: Arc<NameSet>) -> mlua::Result<()> {
-    let debug: Table = lua.globals().get("debug")?;
     lua.set_app_data(TransferKit {
-        getupvalue: debug.get("getupvalue")?,
-        setupvalue: debug.get("setupvalue")?,
-        upvalueid: debug.get("upvalueid")?,
-        upvaluejoin: debug.get("upvaluejoin")?,
         builtin_names: std::cell::RefCell::new(builtin_names),
         builtins_by_ptr: std::cell::RefCell::new(None),
         probes: std::cell::RefCell::new(Vec::new()),
@@ -503,9 +494,9 @@ impl<'a> Encoder<'a> {
         let mut upvalues = Vec::new();
         let globals_ptr = self.lua.globals().to_pointer() as usize;
         for i in 1u32.. {
-            let (name, value): (Option<mlua::LuaString>, LuaValue) =
-                self.kit.getupvalue.call((f, i))?;
-            let Some(name) = name else { break };
+            let Some((name, value, id)) = upvalues::get(self.lua, f, i)? else {
+                break;
+            };
             let name = name.to_string_lossy();
             if name == "_ENV"
                 && matches!(&value, LuaValue::Table(t) if t.to_pointer() as usize == globals_ptr)
@@ -513,10 +504,6 @@ impl<'a> Encoder<'a> {
                 upvalues.push(Upvalue::Env);
                 continue;
             }
-            let id = match self.kit.upvalueid.call::<LuaValue>((f, i))? {
-                LuaValue::LightUserData(p) => p.0 as usize,
-                _ => 0,
-            };
             if let Some(&(node, index)) = self.upvalue_ids.get(&id) {
                 upvalues.push(Upvalue::Joined { node, index });
                 continue;
@@ -608,7 +595,6 @@ fn describe_key(k: &LuaValue) -> String {
 }
 
 fn decode_graph(lua: &Lua, g: &Graph) -> mlua::Result<LuaValue> {
-    let kit = kit(lua)?;
     // Pass 1: create every object, so references can point at them whatever the order.
     let mut objs = Vec::with_capacity(g.nodes.len());
     for node in &g.nodes {
@@ -649,11 +635,11 @@ fn decode_graph(lua: &Lua, g: &Graph) -> mlua::Result<LuaValue> {
                 for (i, up) in upvalues.iter().enumerate() {
                     let n = i as u32 + 1;
                     match up {
-                        Upvalue::Env => kit.setupvalue.call::<()>((f, n, lua.globals()))?,
-                        Upvalue::Value(v) => kit.setupvalue.call::<()>((f, n, value(v)?))?,
+                        Upvalue::Env => upvalues::set(lua, f, n, LuaValue::Table(lua.globals()))?,
+                        Upvalue::Value(v) => upvalues::set(lua, f, n, value(v)?)?,
                         Upvalue::Joined { node, index } => {
                             let other = value(&Value::Ref(*node))?;
-                            kit.upvaluejoin.call::<()>((f, n, other, *index))?
+                            upvalues::join(lua, f, n, &other, *index)?
                         }
                     }
                 }
@@ -662,6 +648,97 @@ fn decode_graph(lua: &Lua, g: &Graph) -> mlua::Result<LuaValue> {
         }
     }
     Ok(objs.into_iter().next().unwrap_or(LuaValue::Nil))
+}
+
+/// Upvalues through the C API behind `debug.getupvalue` and friends: no Lua call per upvalue, and
+/// no dependence on a `debug` library a script may have replaced (or a state not opened yet).
+mod upvalues {
+    use mlua::{ffi, Function, Lua, LuaString, Value as LuaValue};
+    use std::ffi::c_int;
+
+    /// Upvalue `n` of Lua function `f`: its name, value and identity (`lua_upvalueid`); `None` past
+    /// the last one.
+    pub fn get(
+        lua: &Lua,
+        f: &Function,
+        n: u32,
+    ) -> mlua::Result<Option<(LuaString, LuaValue, usize)>> {
+        let n = c_int::try_from(n).unwrap_or(c_int::MAX);
+        // Safety: `exec_raw` runs in protected mode with `f` pushed; we leave (value, name, id) or
+        // nothing in its place.
+        let (value, name, id): (LuaValue, Option<LuaString>, LuaValue) = unsafe {
+            lua.exec_raw(f, |state| {
+                let fi = ffi::lua_gettop(state);
+                let name = ffi::lua_getupvalue(state, fi, n);
+                if name.is_null() {
+                    ffi::lua_settop(state, fi - 1);
+                    return;
+                }
+                ffi::lua_pushstring(state, name);
+                ffi::lua_pushlightuserdata(state, ffi::lua_upvalueid(state, fi, n));
+                ffi::lua_rotate(state, fi, -1);
+                ffi::lua_settop(state, -2);
+            })?
+        };
+        let id = match id {
+            LuaValue::LightUserData(p) => p.0 as usize,
+            _ => 0,
+        };
+        Ok(name.map(|name| (name, value, id)))
+    }
+
+    /// Sets upvalue `n` of `f` to `v`.
+    pub fn set(lua: &Lua, f: &Function, n: u32, v: LuaValue) -> mlua::Result<()> {
+        let n = c_int::try_from(n).unwrap_or(c_int::MAX);
+        // Safety: `exec_raw` runs in protected mode with `f` and `v` pushed; `lua_setupvalue` pops
+        // `v` when `n` is valid, and the stack is reset either way.
+        let done: bool = unsafe {
+            lua.exec_raw((f, v), |state| {
+                let fi = ffi::lua_gettop(state) - 1;
+                let ok = !ffi::lua_setupvalue(state, fi, n).is_null();
+                ffi::lua_settop(state, fi - 1);
+                ffi::lua_pushboolean(state, ok as c_int);
+            })?
+        };
+        match done {
+            true => Ok(()),
+            false => Err(mlua::Error::runtime("internal error: no such upvalue")),
+        }
+    }
+
+    /// Makes upvalue `n` of Lua function `f` the same as upvalue `m` of Lua function `other`.
+    pub fn join(lua: &Lua, f: &Function, n: u32, other: &LuaValue, m: u32) -> mlua::Result<()> {
+        let (n, m) = (
+            c_int::try_from(n).unwrap_or(c_int::MAX),
+            c_int::try_from(m).unwrap_or(c_int::MAX),
+        );
+        // Safety: `exec_raw` runs in protected mode with both pushed. `lua_upvaluejoin` does not
+        // check its arguments, so both must be Lua functions with those upvalues.
+        let done: bool = unsafe {
+            lua.exec_raw((f, other), |state| {
+                let (fi, oi) = (ffi::lua_gettop(state) - 1, ffi::lua_gettop(state));
+                let has = |i: c_int, k: c_int| {
+                    ffi::lua_type(state, i) == ffi::LUA_TFUNCTION
+                        && ffi::lua_iscfunction(state, i) == 0
+                        && !ffi::lua_getupvalue(state, i, k).is_null()
+                };
+                let ok = has(fi, n) && {
+                    ffi::lua_settop(state, oi);
+                    has(oi, m)
+                };
+                ffi::lua_settop(state, oi);
+                if ok {
+                    ffi::lua_upvaluejoin(state, fi, n, oi, m);
+                }
+                ffi::lua_settop(state, fi - 1);
+                ffi::lua_pushboolean(state, ok as c_int);
+            })?
+        };
+        match done {
+            true => Ok(()),
+            false => Err(mlua::Error::runtime("internal error: bad upvalue join")),
+        }
+    }
 }
 
 /// The names of the string keys of `globals` that are not in `builtin`. Iterated with the C API: a
