@@ -1,7 +1,6 @@
 //! Builtins and some stock libraries on first use. Making all ~60 builtin functions and every stock
 //! library in each fresh state cost more than the rest of a goroutine's start (issue 3), and most
-//! goroutines touch a handful. So a state starts with the stock libraries `base`, `string`, `table`
-//! and `coroutine`, the stock functions SolVM replaces (`print`, `select`,
+//! goroutines touch a handful. So a state starts with the stock libraries `base` and `string`, the stock functions SolVM replaces (`print`, `select`,
 //! `os.exit`: each made on its first call), and a metatable on `_G` whose `__index` installs a
 //! family the first time one of its names is read: a builtin family (`builtins::FAMILIES`) or one of
 //! the stock libraries [`LIBS`] (`package.loaded` gets the same metatable for those). Scripts see
@@ -32,8 +31,8 @@ pub struct Layout {
     pub global_names: Arc<value::NameSet>,
 }
 
-/// Stock libraries opened on first use, and the globals each adds. The others are in every state
-/// from the start: `string` (strings' methods), `table` and `coroutine`.
+/// Stock libraries opened on first use, and the globals each adds. `string` is in every state from
+/// the start: strings' methods and arithmetic on strings need its metatable.
 pub const LIBS: &[(&str, StdLib, &[&str])] = &[
     ("io", StdLib::IO, &["io"]),
     ("math", StdLib::MATH, &["math"]),
@@ -41,6 +40,8 @@ pub const LIBS: &[(&str, StdLib, &[&str])] = &[
     ("utf8", StdLib::UTF8, &["utf8"]),
     ("package", StdLib::PACKAGE, &["package", "require"]),
     ("debug", StdLib::DEBUG, &["debug"]),
+    ("table", StdLib::TABLE, &["table"]),
+    ("coroutine", StdLib::COROUTINE, &["coroutine"]),
 ];
 
 /// The libraries every state opens when it is created.
@@ -284,6 +285,9 @@ fn run_family(lua: &Lua, globals: &Table, family: usize, keep: bool) -> mlua::Re
                 }
             })
         }?;
+        if name == "coroutine" {
+            super::coroutines::install(lua, globals)?;
+        }
         crate::builtins::library_opened(lua, name)?;
     }
     Ok(added)
