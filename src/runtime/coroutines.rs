@@ -2,19 +2,20 @@
 //! hook (set asynchronously when the run is cancelled) can reach a coroutine stuck in a tight loop.
 //! They are stock Lua 5.4's own (`lcorolib.c`: `auxresume`, `luaB_auxwrap`) with that bookkeeping
 //! around `lua_resume`, so results and error messages are the stock ones. As C functions they cost
-//! a state nothing to set up (the former mlua closure and Lua wrapper took ~30k instructions).
+//! little to set up (the former mlua closure and Lua wrapper took ~30k instructions per state).
 
 use super::Ctx;
 use mlua::{ffi, Lua};
 use std::ffi::c_int;
 
-/// Replaces `coroutine.resume` and `coroutine.wrap` in a fresh state.
-pub fn install(lua: &Lua) -> mlua::Result<()> {
+/// Replaces `coroutine.resume` and `coroutine.wrap` of `globals` (the `coroutine` library has just
+/// been opened).
+pub fn install(lua: &Lua, globals: &mlua::Table) -> mlua::Result<()> {
     // Safety: only the C API on `_G` (pushed by `exec_raw`), in protected mode.
     unsafe {
-        lua.exec_raw::<()>(lua.globals(), |state| {
-            ffi::lua_getfield(state, -1, c"coroutine".as_ptr());
-            if ffi::lua_type(state, -1) != ffi::LUA_TTABLE {
+        lua.exec_raw::<()>(globals, |state| {
+            push_key(state, "coroutine");
+            if ffi::lua_rawget(state, -2) != ffi::LUA_TTABLE {
                 return;
             }
             // Each keeps the stock function: `resume` for its argument errors, `wrap` to create.
@@ -26,6 +27,10 @@ pub fn install(lua: &Lua) -> mlua::Result<()> {
             ffi::lua_setfield(state, -2, c"wrap".as_ptr());
         })
     }
+}
+
+unsafe fn push_key(state: *mut ffi::lua_State, s: &str) {
+    ffi::lua_pushlstring(state, s.as_ptr() as *const _, s.len());
 }
 
 /// `lua_resume(co, state, narg)` with `co` recorded as running meanwhile.

@@ -1,11 +1,10 @@
-//! Builtins and some stock libraries on first use. Making all ~60 builtin functions and every stock
+//! Builtins and most stock libraries on first use. Making all ~60 builtin functions and every stock
 //! library in each fresh state cost more than the rest of a goroutine's start (issue 3), and most
-//! goroutines touch a handful. So a state starts with the stock libraries `base`, `string`, `table`
-//! and `coroutine`, the stock functions SolVM replaces (`print`, `select`,
-//! `os.exit`: each made on its first call), and a metatable on `_G` whose `__index` installs a
-//! family the first time one of its names is read: a builtin family (`builtins::FAMILIES`) or one of
-//! the stock libraries [`LIBS`] (`package.loaded` gets the same metatable for those). Scripts see
-//! the same globals as if everything were there:
+//! goroutines touch a handful. So a state starts with the stock libraries `base` and `string`, the
+//! stock functions SolVM replaces (`print`, `select`, `os.exit`: each made on its first call), and a
+//! metatable on `_G` whose `__index` installs a family the first time one of its names is read: a
+//! builtin family (`builtins::FAMILIES`) or one of the stock libraries [`LIBS`] (`package.loaded`
+//! gets the same metatable for those). Scripts see the same globals as if everything were there:
 //! - assigning to a family's name installs it first, so the script's value replaces the builtin
 //!   exactly as it would have replaced an installed one (`go = nil` removes `go`);
 //! - `rawget(t, k)` and `rawset(t, k, v)` on `_G` or `package.loaded` install the family owning `k`
@@ -32,8 +31,8 @@ pub struct Layout {
     pub global_names: Arc<value::NameSet>,
 }
 
-/// Stock libraries opened on first use, and the globals each adds. The others are in every state
-/// from the start: `string` (strings' methods), `table` and `coroutine`.
+/// Stock libraries opened on first use, and the globals each adds. `string` is in every state from
+/// the start: strings' methods and arithmetic on strings need its metatable.
 pub const LIBS: &[(&str, StdLib, &[&str])] = &[
     ("io", StdLib::IO, &["io"]),
     ("math", StdLib::MATH, &["math"]),
@@ -41,6 +40,8 @@ pub const LIBS: &[(&str, StdLib, &[&str])] = &[
     ("utf8", StdLib::UTF8, &["utf8"]),
     ("package", StdLib::PACKAGE, &["package", "require"]),
     ("debug", StdLib::DEBUG, &["debug"]),
+    ("table", StdLib::TABLE, &["table"]),
+    ("coroutine", StdLib::COROUTINE, &["coroutine"]),
 ];
 
 /// The libraries every state opens when it is created.
@@ -160,8 +161,8 @@ pub fn placeholder_table(lua: &Lua, list: usize) -> mlua::Result<Table> {
     }
 }
 
-/// Installs builtin family `family_name` if it is not in yet (`ChanRef::push` uses it for a channel
-/// arriving before any channel builtin was looked up).
+/// Installs builtin family `family_name` if it is not in yet (a WebSocket connection arriving from
+/// another goroutine needs the server family's methods).
 pub fn ensure(lua: &Lua, family_name: &str) -> mlua::Result<()> {
     match FAMILIES.iter().position(|f| f.name == family_name) {
         Some(family) => load_family(lua, LIBS.len() + family),
@@ -234,15 +235,16 @@ fn run_family(lua: &Lua, globals: &Table, family: usize, keep: bool) -> mlua::Re
     // Reads of stock globals (`os`, `package`) still work while registering.
     meta.raw_set("__index", globals.clone())?;
     scratch.set_metatable(Some(meta))?;
-    let outer = lua.globals();
-    lua.set_globals(scratch.clone())?;
     let lib = LIBS.get(family).map(|(_, lib, _)| *lib);
-    let made = match lib {
-        Some(lib) => lua.load_std_libs(lib),
-        None => (FAMILIES[family - LIBS.len()].register)(lua),
-    };
-    lua.set_globals(outer)?;
-    made?;
+    {
+        // `_G`, or the scratch table of a family being installed; put back however this ends.
+        let _restore = RestoreGlobals(lua, lua.globals());
+        lua.set_globals(scratch.clone())?;
+        match lib {
+            Some(lib) => lua.load_std_libs(lib)?,
+            None => (FAMILIES[family - LIBS.len()].register)(lua)?,
+        }
+    }
     let mut entries = Vec::new();
     scratch.for_each(|k: LuaValue, v: LuaValue| {
         entries.push((k, v));
@@ -284,9 +286,22 @@ fn run_family(lua: &Lua, globals: &Table, family: usize, keep: bool) -> mlua::Re
                 }
             })
         }?;
+        if name == "coroutine" {
+            super::coroutines::install(lua, globals)?;
+        }
         crate::builtins::library_opened(lua, name)?;
     }
     Ok(added)
+}
+
+/// Sets the globals back to the table it holds when dropped.
+struct RestoreGlobals<'a>(&'a Lua, Table);
+
+impl Drop for RestoreGlobals<'_> {
+    fn drop(&mut self) {
+        // Only fails when the Lua stack cannot grow by one slot; nothing better to do then.
+        let _ = self.0.set_globals(self.1.clone());
+    }
 }
 
 /// A builtin function wrapped for Lua-style errors (`args::wrap_function`); a table of them (`store`)

@@ -23,9 +23,9 @@ impl GoState {
         GoState::with_mailbox(rt, mailbox)
     }
 
-    /// A fresh state for an already registered goroutine: all of stock Lua's libraries, the coroutine
-    /// wrappers that let cancellation reach a running coroutine, and every builtin (each family
-    /// installed on first use, see `lazy`).
+    /// A fresh state for an already registered goroutine: all of stock Lua's libraries (with the
+    /// coroutine functions that let cancellation reach a running coroutine) and every builtin, each
+    /// library and builtin family installed on first use (see `lazy`).
     pub fn with_mailbox(rt: &Arc<Shared>, mailbox: goroutine::Mailbox) -> mlua::Result<GoState> {
         // Safety: mlua calls loading `debug` (and C modules through `package`) unsafe; SPEC §1 gives
         // scripts every standard library of stock Lua, so we opt in here and only here.
@@ -51,7 +51,6 @@ impl GoState {
         }
         let state = GoState { lua, ctx };
         let lua = &state.lua;
-        super::coroutines::install(lua)?;
         // Builtins: every family's globals in the first state of the run, which learns what each
         // family adds; in later states each family on first use (`lazy`).
         let names = rt.builtins.get().map(|l| Arc::clone(&l.global_names));
