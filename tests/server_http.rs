@@ -327,24 +327,7 @@ fn running_out_of_file_descriptors_does_not_end_the_accept_loop() {
         handle_http("fd", "/", function(req) return "alive" end)
         print(start_server("fd"))
     "#;
-    let dir = std::env::temp_dir().join(format!("solvm-server-emfile-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("main.lua"), script).unwrap();
-    let mut child = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "ulimit -n 48 && exec '{}' main.lua",
-            env!("CARGO_BIN_EXE_solvm")
-        ))
-        .current_dir(&dir)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
-    let port: u16 = line.trim().parse().expect("a port");
+    let (mut child, port) = start_with_fd_limit("solvm-server-emfile", script, 48);
     let result = std::panic::catch_unwind(|| {
         let crowd: Vec<_> = (0..100).map(|_| Client::connect(port)).collect();
         std::thread::sleep(std::time::Duration::from_millis(500));
@@ -453,24 +436,7 @@ fn connections_accepted_before_emfile_are_not_closed() {
         handle_http("fd", "/", function(req) return "alive" end)
         print(start_server("fd"))
     "#;
-    let dir = std::env::temp_dir().join(format!("solvm-server-emfile2-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("main.lua"), script).unwrap();
-    let mut child = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "ulimit -n 256 && exec '{}' main.lua",
-            env!("CARGO_BIN_EXE_solvm")
-        ))
-        .current_dir(&dir)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
-    let port: u16 = line.trim().parse().expect("a port");
+    let (mut child, port) = start_with_fd_limit("solvm-server-emfile2", script, 256);
     let result = std::panic::catch_unwind(|| {
         let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
         let mut crowd = Vec::new();
@@ -576,4 +542,27 @@ fn workers_grow_with_open_connections_and_the_extra_ones_retire() {
         );
         std::thread::sleep(std::time::Duration::from_millis(500));
     }
+}
+
+/// Starts `script` under `ulimit -n limit` in its own folder; returns the child and the port it
+/// printed.
+fn start_with_fd_limit(name: &str, script: &str, limit: u32) -> (std::process::Child, u16) {
+    let dir = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("main.lua"), script).unwrap();
+    let mut child = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -n {limit} && exec '{}' main.lua",
+            env!("CARGO_BIN_EXE_solvm")
+        ))
+        .current_dir(&dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+    (child, line.trim().parse().expect("a port"))
 }
