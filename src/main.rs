@@ -186,6 +186,7 @@ fn main() {
         }
     }
     if cli.exec.is_none() && cli.script.is_none() && std::io::stdin().is_terminal() && !cli.check {
+        runtime::goroutine::configure_spinning();
         std::process::exit(runtime::run_repl(config).exit_code());
     }
     let program = match load_program(&cli) {
@@ -198,6 +199,7 @@ fn main() {
     if cli.check {
         std::process::exit(runtime::check_syntax(&program));
     }
+    runtime::goroutine::configure_spinning();
     let outcome = runtime::run(config, program);
     std::process::exit(outcome.exit_code());
 }

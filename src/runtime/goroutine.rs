@@ -271,6 +271,23 @@ pub fn unregister(rt: &Shared, gid: u64) {
     rt.goroutine_done.notify_all();
 }
 
+/// How long a blocked goroutine spins before its thread parks, unless `SOLVM_SPIN_US` says otherwise.
+/// Waking a parked thread is a futex wake-up, which on a VM whose other vCPU sits idle takes tens of
+/// microseconds; most answers in a channel conversation come sooner than this (BENCHMARKS.md).
+const SPIN_BUDGET: Duration = Duration::from_micros(50);
+
+/// Process-wide: lets blocked channel operations spin for a moment before parking (the patched
+/// crossbeam in vendor/). At most half the cores spin at once, none on a single core, so a busy
+/// machine loses at most that much. `SOLVM_SPIN_US=0` turns spinning off.
+pub fn configure_spinning() {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let budget = std::env::var("SOLVM_SPIN_US")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map_or(SPIN_BUDGET, Duration::from_micros);
+    crossbeam_channel::spin::configure(budget, cores / 2);
+}
+
 /// How long a wait runs before it is published for deadlock detection and reports. Detection only
 /// trusts pictures that stay the same for 100 ms, so shorter waits (a ping-pong) need no bookkeeping.
 const QUIET_WAIT: Duration = Duration::from_millis(1);
@@ -301,8 +318,21 @@ pub fn block_on<'a, R>(
             .into_iter()
             .flatten()
             .min();
+        // Waits on channels spin a moment before parking: the answer often comes within
+        // microseconds. Sleeps and waits for events alone park at once.
+        let wait = |sel: &mut Select<'a>, d: Option<Instant>| {
+            let mut run = || match d {
+                Some(d) => sel.select_deadline(d).map_err(|_| ()),
+                None => Ok(sel.select()),
+            };
+            if n > 0 {
+                crossbeam_channel::spin::spinning(run)
+            } else {
+                run()
+            }
+        };
         let op = match until {
-            Some(d) => match sel.select_deadline(d) {
+            Some(d) => match wait(&mut sel, Some(d)) {
                 Ok(op) => op,
                 Err(_) => {
                     if timer.is_some_and(|t| t <= Instant::now()) {
@@ -329,7 +359,10 @@ pub fn block_on<'a, R>(
                     continue;
                 }
             },
-            None => sel.select(),
+            None => match wait(&mut sel, None) {
+                Ok(op) => op,
+                Err(()) => continue,
+            },
         };
         let idx = op.index();
         if idx < n {
