@@ -91,16 +91,10 @@ fn wait(lua: &Lua, (): ()) -> mlua::Result<()> {
         waits_on: vec![WaitOn::Children],
     };
     while c.rt.registry.has_descendants(c.gid) {
-        // A ChildFinished event wakes the wait; a short deadline guards against a missed one.
+        // The last descendant to finish wakes the wait; a short deadline guards against a missed
+        // wake-up.
         let deadline = std::time::Instant::now() + std::time::Duration::from_millis(50);
-        goroutine::block_on(
-            lua,
-            &c,
-            &blocked,
-            Some(deadline),
-            &mut |_| 0,
-            &mut |_, _| (),
-        )?;
+        goroutine::block_until_children_done(lua, &c, &blocked, deadline)?;
     }
     goroutine::drain_events(lua, &c)
 }

@@ -11,13 +11,9 @@ use super::{Ctx, Shared};
 use crossbeam_channel::{Receiver, Select, SelectedOperation, Sender};
 use mlua::{Lua, MultiValue, Value as LuaValue};
 use parking_lot::Mutex;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// Stack size of goroutine threads: small, since there may be thousands (memory is only committed
-/// as it is touched), yet deep enough for Lua's 200 nested C calls.
-const GOROUTINE_STACK: usize = 1024 * 1024;
 
 /// Something a goroutine must handle at its next blocking point.
 pub enum Event {
@@ -306,6 +302,61 @@ pub fn block_on<'a, R>(
     complete: &mut dyn FnMut(usize, SelectedOperation<'_>) -> R,
 ) -> mlua::Result<Option<R>> {
     ctx.rt.cancel.check()?;
+    // While it waits, a goroutine queued for a thread may take its place on the CPU.
+    let waited = super::pool::blocked(&ctx.rt, || {
+        wait_for_operation(lua, ctx, blocked, deadline, add_ops, complete, false)
+    })?;
+    Ok(match waited {
+        Waited::Selected(r) => Some(r),
+        Waited::Deadline | Waited::ChildrenDone => None,
+    })
+}
+
+/// How a wait ended.
+enum Waited<R> {
+    /// One of the caller's operations was selected and completed.
+    Selected(R),
+    /// The deadline passed.
+    Deadline,
+    /// The last live goroutine this one started finished.
+    ChildrenDone,
+}
+
+/// Like [`block_on`] with no operation of its own, but also returns (with `false`) as soon as a
+/// goroutine this one started finishes as the last of them: for `wait()` and the end of the run,
+/// which then look again. `true` when `deadline` passed.
+pub fn block_until_children_done(
+    lua: &Lua,
+    ctx: &Ctx,
+    blocked: &dyn Fn() -> Blocked,
+    deadline: Instant,
+) -> mlua::Result<bool> {
+    ctx.rt.cancel.check()?;
+    let waited = super::pool::blocked(&ctx.rt, || {
+        wait_for_operation(
+            lua,
+            ctx,
+            blocked,
+            Some(deadline),
+            &mut |_| 0,
+            &mut |_, _| (),
+            true,
+        )
+    })?;
+    Ok(matches!(waited, Waited::Deadline))
+}
+
+/// [`block_on`]'s wait.
+#[inline(always)]
+fn wait_for_operation<'a, R>(
+    lua: &Lua,
+    ctx: &'a Ctx,
+    blocked: &dyn Fn() -> Blocked,
+    deadline: Option<Instant>,
+    add_ops: &mut dyn FnMut(&mut Select<'a>) -> usize,
+    complete: &mut dyn FnMut(usize, SelectedOperation<'_>) -> R,
+    on_children_done: bool,
+) -> mlua::Result<Waited<R>> {
     let quiet_until = Instant::now() + QUIET_WAIT;
     let mut published = false;
     let result = loop {
@@ -342,7 +393,7 @@ pub fn block_on<'a, R>(
                         }
                     }
                     if deadline.is_some_and(|d| d <= Instant::now()) {
-                        break Ok(None);
+                        break Ok(Waited::Deadline);
                     }
                     if !published && Instant::now() >= quiet_until {
                         // Still waiting: flush output and tell the registry what we wait for.
@@ -366,7 +417,7 @@ pub fn block_on<'a, R>(
         };
         let idx = op.index();
         if idx < n {
-            break Ok(Some(complete(idx, op)));
+            break Ok(Waited::Selected(complete(idx, op)));
         }
         if idx == cancel_idx {
             let _ = op.recv(ctx.rt.cancel.signal());
@@ -377,6 +428,9 @@ pub fn block_on<'a, R>(
         }
         if idx == events_idx {
             if let Ok(ev) = op.recv(&ctx.events) {
+                if on_children_done && matches!(ev, Event::ChildFinished) {
+                    break Ok(Waited::ChildrenDone);
+                }
                 if let Err(e) = handle_event(lua, ctx, ev) {
                     break Err(e);
                 }
@@ -404,7 +458,7 @@ pub fn io_wait<T>(
 ) -> mlua::Result<T> {
     super::output::flush();
     ctx.rt.registry.set_status(&ctx.info, Status::Busy);
-    let result = loop {
+    let result = super::pool::blocked(&ctx.rt, || loop {
         if let Err(e) = ctx
             .rt
             .cancel
@@ -419,7 +473,7 @@ pub fn io_wait<T>(
             Ok(None) => {}
             Err(e) => break Err(e),
         }
-    };
+    });
     ctx.rt.registry.set_status(&ctx.info, Status::Running);
     result
 }
@@ -599,120 +653,43 @@ pub fn spawn(rt: &Arc<Shared>, parent: u64, spawn: Spawn) -> mlua::Result<u64> {
         ))
     })?;
     let gid = mailbox.info.id;
-    let job = Job { mailbox, spawn };
-    // A pooled thread (waiting, or building the state it will run its next goroutine in) takes the
-    // job; otherwise a new thread starts, and joins the pool when its goroutine ends.
-    if rt.pool.promise() {
-        // The receiver lives in `rt.pool`: sending cannot fail.
-        let _ = rt.pool.jobs_tx.send(job);
-        return Ok(gid);
-    }
-    let rt2 = Arc::clone(rt);
-    let started = std::thread::Builder::new()
-        .name("goroutine".into())
-        .stack_size(GOROUTINE_STACK)
-        .spawn(move || pooled_thread(rt2, job));
-    if let Err(e) = started {
+    if rt.cancel.reason().is_some() {
+        // The run is ending: nothing would run it.
         unregister(rt, gid);
-        return Err(mlua::Error::runtime(format!(
-            "go: cannot start a thread: {e}"
-        )));
+        return Err(rt
+            .cancel
+            .check()
+            .err()
+            .unwrap_or_else(|| mlua::Error::runtime("go: the run is ending")));
     }
+    // Boxed: it is moved from thread to thread, and a goroutine thread's stack should stay small.
+    let job = Box::new(Job {
+        mailbox,
+        spawn,
+        counted: false,
+    });
+    super::pool::submit(rt, job).map_err(mlua::Error::runtime)?;
     Ok(gid)
 }
 
-/// Goroutine threads kept for later goroutines, each with a state built for its next one (~50 KB
-/// each while idle). A burst of 2000 `go()` started 332 threads with 8 kept, 61 with 32.
-const MAX_IDLE: usize = 32;
-/// A pooled thread that gets no goroutine for this long ends.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// A goroutine handed to a thread.
+/// A goroutine waiting for (or handed to) a thread.
 pub struct Job {
     mailbox: Mailbox,
     spawn: Spawn,
+    /// Whether it already counts as running (see `pool`).
+    pub counted: bool,
 }
 
-/// Threads kept for later goroutines (SPEC §3: a state is never reused across goroutines and never
-/// moves between threads, so each builds a fresh state for its next goroutine).
-///
-/// A thread offers itself as soon as its goroutine ends, before building that state: in a burst of
-/// `go()` calls a job waiting a moment for a state being built beats starting a thread, which has to
-/// build one too. `available` counts offers not yet taken: threads waiting or building, minus jobs
-/// queued for them, so a queued job always has a thread coming for it.
-pub struct Pool {
-    jobs_tx: Sender<Job>,
-    jobs_rx: Receiver<Job>,
-    available: AtomicUsize,
-    /// Threads in the pool (taken or not), at most [`MAX_IDLE`].
-    pooled: AtomicUsize,
-}
-
-impl Default for Pool {
-    fn default() -> Self {
-        let (jobs_tx, jobs_rx) = crossbeam_channel::unbounded();
-        Pool {
-            jobs_tx,
-            jobs_rx,
-            available: AtomicUsize::new(0),
-            pooled: AtomicUsize::new(0),
-        }
+impl Job {
+    /// The goroutine's id.
+    pub fn gid(&self) -> u64 {
+        self.mailbox.info.id
     }
 }
 
-impl Pool {
-    /// Takes an offer; the caller must then queue a job.
-    fn promise(&self) -> bool {
-        self.available
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
-            .is_ok()
-    }
-}
-
-/// A goroutine thread: runs `job`, then, while the pool has room, offers itself for the next
-/// goroutine and builds a fresh state for it.
-fn pooled_thread(rt: Arc<Shared>, job: Job) {
-    let mut next = Some((job, None));
-    while let Some((job, prepared)) = next.take() {
-        run_goroutine(&rt, job.mailbox, job.spawn, prepared);
-        if rt.cancel.reason().is_some() {
-            return;
-        }
-        if rt.pool.pooled.fetch_add(1, Ordering::AcqRel) >= MAX_IDLE {
-            rt.pool.pooled.fetch_sub(1, Ordering::AcqRel);
-            return;
-        }
-        rt.pool.available.fetch_add(1, Ordering::AcqRel);
-        let state = GoState::prepare(&rt).ok();
-        next = next_job(&rt).map(|job| (job, state));
-        rt.pool.pooled.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
-/// Waits for a job as a pooled thread that has offered itself. `None` when the offer could be
-/// withdrawn (idle too long, or the run is over); once it has been taken, the job is on its way.
-fn next_job(rt: &Shared) -> Option<Job> {
-    let pool = &rt.pool;
-    loop {
-        crossbeam_channel::select! {
-            recv(pool.jobs_rx) -> job => return job.ok(),
-            recv(rt.cancel.signal()) -> _ => {
-                if pool.promise() {
-                    return None;
-                }
-                // A job was promised to the pool: it runs (and ends at once, the run being over).
-                return pool.jobs_rx.recv().ok();
-            }
-            default(IDLE_TIMEOUT) => {
-                if pool.promise() {
-                    return None;
-                }
-            }
-        }
-    }
-}
-
-fn run_goroutine(rt: &Arc<Shared>, mailbox: Mailbox, spawn: Spawn, prepared: Option<GoState>) {
+/// Runs goroutine `job` on the calling thread, in `prepared` (a state built ahead) or a new state.
+pub fn run_goroutine(rt: &Arc<Shared>, job: Job, prepared: Option<GoState>) {
+    let Job { mailbox, spawn, .. } = job;
     let gid = mailbox.info.id;
     let info = Arc::clone(&mailbox.info);
     let Spawn {
@@ -875,7 +852,7 @@ pub fn wait_for_others(lua: &Lua, ctx: &Ctx) -> mlua::Result<()> {
             waits_on: Vec::new(),
         };
         let until = Instant::now() + Duration::from_millis(100);
-        block_on(lua, ctx, &blocked, Some(until), &mut |_| 0, &mut |_, _| ())?;
+        block_until_children_done(lua, ctx, &blocked, until)?;
     }
 }
 

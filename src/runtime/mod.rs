@@ -13,6 +13,7 @@ pub mod goroutine;
 pub mod interrupt;
 pub mod lazy;
 pub mod output;
+pub mod pool;
 pub mod repl;
 pub mod report;
 pub mod state;
@@ -81,7 +82,7 @@ pub struct Shared {
     /// `--watch`: watches on the script and the modules it imported.
     reload_watches: Mutex<Vec<(PathBuf, watch::FileWatch)>>,
     /// Idle goroutine threads with prepared states.
-    pub pool: goroutine::Pool,
+    pub pool: pool::Pool,
     /// Sources of modules imported from URLs, fetched once per process (SPEC §9).
     pub url_modules: Mutex<HashMap<String, Arc<[u8]>>>,
     /// The previous `check_memory` sample, for its diffs.
@@ -117,7 +118,7 @@ impl Shared {
             servers: Mutex::new(HashMap::new()),
             store: Mutex::new(HashMap::new()),
             builtins: std::sync::OnceLock::new(),
-            pool: goroutine::Pool::default(),
+            pool: pool::Pool::default(),
             next_callback_id: AtomicU64::new(1),
             script_path: None,
             reload_source: Mutex::new(None),

@@ -149,6 +149,14 @@ pub fn run_main(rt: &Arc<Shared>, program: Program) -> Outcome {
     let Some(state) = main_state(rt) else {
         return Outcome::Failed;
     };
+    // Main counts as a running goroutine (see `pool`) until the run ends.
+    super::pool::enter_running(rt);
+    let outcome = run_main_in(rt, state, program);
+    super::pool::leave_running(rt);
+    outcome
+}
+
+fn run_main_in(rt: &Arc<Shared>, state: GoState, program: Program) -> Outcome {
     if program.path.is_none() {
         rt.sources.lock().insert(
             program.chunk_name.clone(),

@@ -139,13 +139,24 @@ impl Context {
     #[inline]
     pub fn wait_until(&self, deadline: Option<Instant>) -> Selected {
         // Patched (see `spin`): before parking, spin a moment while another thread can answer.
-        if let Some(sel) = crate::spin::spin_until(|| {
-            let sel = Selected::from(self.inner.select.load(Ordering::Acquire));
-            (sel != Selected::Waiting).then_some(sel)
-        }, deadline)
-        {
-            return sel;
-        }
+        let spun = crate::spin::spin_until(
+            || {
+                let sel = Selected::from(self.inner.select.load(Ordering::Acquire));
+                (sel != Selected::Waiting).then_some(sel)
+            },
+            deadline,
+        );
+        let started = match spun {
+            crate::spin::Spun::Ready(sel) => return sel,
+            crate::spin::Spun::Park(started) => started,
+        };
+        let sel = self.park_until(deadline);
+        crate::spin::after_park(started);
+        sel
+    }
+
+    /// Upstream's `wait_until`: parks until an operation is selected or the deadline passes.
+    fn park_until(&self, deadline: Option<Instant>) -> Selected {
         loop {
             // Check whether an operation has been selected.
             let sel = Selected::from(self.inner.select.load(Ordering::Acquire));

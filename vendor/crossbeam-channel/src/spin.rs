@@ -49,18 +49,47 @@ pub fn spinning<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 
-/// Polls `ready` while spinning is allowed and the budget (or `deadline`) has not run out.
-pub(crate) fn spin_until<T>(mut ready: impl FnMut() -> Option<T>, deadline: Option<Instant>) -> Option<T> {
-    let budget = BUDGET_NANOS.load(Ordering::Relaxed);
-    if budget == 0 || !HERE.with(|h| h.get()) {
-        return None;
+std::thread_local! {
+    /// This thread's spin budget in nanoseconds, adapted to how long its waits turn out to take
+    /// (`u64::MAX`: not adapted yet, the configured budget).
+    static ADAPTED: Cell<u64> = const { Cell::new(u64::MAX) };
+}
+
+/// Below this a spin is not worth starting.
+const MIN_SPIN_NANOS: u64 = 500;
+
+/// What a spin came to.
+pub(crate) enum Spun<T> {
+    /// The answer, seen while spinning.
+    Ready(T),
+    /// Park now; pass this to [`after_park`] once woken.
+    Park(Option<Instant>),
+}
+
+/// Polls `ready` while spinning is allowed, the thread's budget has not run out and `deadline` has
+/// not passed.
+///
+/// The budget adapts as Linux's guest halt-polling does: a wait that ended within the configured
+/// budget after parking anyway doubles it (spinning longer would have caught it), a longer wait
+/// halves it. Waits that end while spinning leave it alone. So a thread whose waits are long (a
+/// loaded machine, where the answering thread is not running, or a worker waiting for jobs) soon
+/// stops spinning, and a thread in a quick conversation keeps spinning.
+pub(crate) fn spin_until<T>(mut ready: impl FnMut() -> Option<T>, deadline: Option<Instant>) -> Spun<T> {
+    let configured = BUDGET_NANOS.load(Ordering::Relaxed);
+    if configured == 0 || !HERE.with(|h| h.get()) {
+        return Spun::Park(None);
+    }
+    let budget = ADAPTED.with(|a| a.get()).min(configured);
+    let start = Instant::now();
+    if budget < MIN_SPIN_NANOS {
+        return Spun::Park(Some(start));
     }
     let max = MAX_SPINNERS.load(Ordering::Relaxed);
     if SPINNERS
         .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |n| (n < max).then_some(n + 1))
         .is_err()
     {
-        return None;
+        return Spun::Park(None);
     }
     struct Slot;
     impl Drop for Slot {
@@ -68,9 +97,8 @@ pub(crate) fn spin_until<T>(mut ready: impl FnMut() -> Option<T>, deadline: Opti
             SPINNERS.fetch_sub(1, Ordering::AcqRel);
         }
     }
-    let _slot = Slot;
+    let slot = Slot;
     SPINS.fetch_add(1, Ordering::Relaxed);
-    let start = Instant::now();
     let mut end = start + Duration::from_nanos(budget);
     if let Some(d) = deadline {
         end = end.min(d);
@@ -86,8 +114,27 @@ pub(crate) fn spin_until<T>(mut ready: impl FnMut() -> Option<T>, deadline: Opti
             break ready();
         }
     };
-    if found.is_some() {
-        HITS.fetch_add(1, Ordering::Relaxed);
+    drop(slot);
+    match found {
+        Some(v) => {
+            HITS.fetch_add(1, Ordering::Relaxed);
+            Spun::Ready(v)
+        }
+        None => Spun::Park(Some(start)),
     }
-    found
+}
+
+/// Adapts this thread's budget to a wait that parked; `started` is what [`spin_until`] returned.
+pub(crate) fn after_park(started: Option<Instant>) {
+    let Some(started) = started else { return };
+    let configured = BUDGET_NANOS.load(Ordering::Relaxed);
+    let waited = started.elapsed().as_nanos().min(u64::MAX as u128) as u64;
+    ADAPTED.with(|a| {
+        let budget = a.get().min(configured);
+        a.set(if waited <= configured {
+            budget.saturating_mul(2).max(MIN_SPIN_NANOS).min(configured)
+        } else {
+            budget / 2
+        });
+    });
 }
