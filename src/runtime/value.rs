@@ -594,6 +594,25 @@ fn describe_key(k: &LuaValue) -> String {
     }
 }
 
+/// A function's bytecode as a chunk to load. Named, so mlua does not format a default name from
+/// the caller's location for every function that crosses (the name in the bytecode is the one used).
+struct Bytecode<'a>(&'a [u8]);
+
+impl mlua::chunk::AsChunk for Bytecode<'_> {
+    fn name(&self) -> Option<String> {
+        Some(String::from("=bytecode"))
+    }
+    fn mode(&self) -> Option<ChunkMode> {
+        Some(ChunkMode::Binary)
+    }
+    fn source<'b>(&self) -> std::io::Result<std::borrow::Cow<'b, [u8]>>
+    where
+        Self: 'b,
+    {
+        Ok(std::borrow::Cow::Borrowed(self.0))
+    }
+}
+
 fn decode_graph(lua: &Lua, g: &Graph) -> mlua::Result<LuaValue> {
     // Pass 1: create every object, so references can point at them whatever the order.
     let mut objs = Vec::with_capacity(g.nodes.len());
@@ -602,11 +621,9 @@ fn decode_graph(lua: &Lua, g: &Graph) -> mlua::Result<LuaValue> {
             Node::Table { entries, .. } => {
                 LuaValue::Table(lua.create_table_with_capacity(0, entries.len())?)
             }
-            Node::Function { code, .. } => LuaValue::Function(
-                lua.load(&code[..])
-                    .set_mode(ChunkMode::Binary)
-                    .into_function()?,
-            ),
+            Node::Function { code, .. } => {
+                LuaValue::Function(lua.load(Bytecode(code)).into_function()?)
+            }
         });
     }
     let value = |v: &Value| -> mlua::Result<LuaValue> {
@@ -817,19 +834,21 @@ impl GlobalsSnapshot {
     /// them and why when the goroutine touches them.
     pub fn install(&self, lua: &Lua) -> mlua::Result<()> {
         let globals = lua.globals();
-        let behind = lua.create_table()?;
-        let mut any_behind = false;
+        let mut behind: Option<Table> = None;
         for (name, v) in &self.entries {
             let key = lua.create_string(name)?;
             match v {
                 Ok(v) => globals.raw_set(key, v.to_lua(lua)?)?,
                 Err(why) => {
-                    behind.raw_set(key, why.as_str())?;
-                    any_behind = true;
+                    let t = match &behind {
+                        Some(t) => t,
+                        None => behind.insert(lua.create_table()?),
+                    };
+                    t.raw_set(key, why.as_str())?;
                 }
             }
         }
-        if any_behind {
+        if let Some(behind) = behind {
             // The guard below takes `_G`'s metatable: every builtin family goes in first.
             super::lazy::load_all(lua)?;
             let guard: Function = lua
