@@ -396,8 +396,10 @@ fn wait_for_operation<'a, R>(
                         break Ok(Waited::Deadline);
                     }
                     if !published && Instant::now() >= quiet_until {
-                        // Still waiting: flush output and tell the registry what we wait for.
+                        // Still waiting: flush output, hand back cached memory and tell the
+                        // registry what we wait for.
                         super::output::flush();
+                        super::alloc::settle_thread();
                         let mut b = blocked();
                         // Pending callbacks will wake it: never part of a deadlock.
                         b.has_timeout |= super::events::pending(lua);

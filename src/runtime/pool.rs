@@ -260,6 +260,7 @@ fn pooled_thread(rt: Arc<Shared>, first: Option<Box<Job>>) {
             continue;
         }
         let state = GoState::prepare(&rt).ok();
+        super::alloc::settle_thread();
         next = next_job(&rt).map(|job| (job, state));
         pool.idle.fetch_sub(1, Ordering::AcqRel);
     }
