@@ -1,16 +1,20 @@
 //! Builtins and most stock libraries on first use. Making all ~60 builtin functions and every stock
 //! library in each fresh state cost more than the rest of a goroutine's start (issue 3), and most
-//! goroutines touch a handful. So a state starts with the stock libraries `base` and `string`, the
-//! stock functions SolVM replaces (`print`, `select`, `os.exit`: each made on its first call), and a
-//! metatable on `_G` whose `__index` installs a family the first time one of its names is read: a
-//! builtin family (`builtins::FAMILIES`) or one of the stock libraries [`LIBS`] (`package.loaded`
-//! gets the same metatable for those). Scripts see the same globals as if everything were there:
+//! goroutines touch a handful. So a state starts with the stock library `base`, the stock functions
+//! SolVM replaces (`print`, `select`, `os.exit`: each made on its first call), and a metatable on
+//! `_G` whose `__index` installs a family the first time one of its names is read: a builtin family
+//! (`builtins::FAMILIES`) or one of the stock libraries [`LIBS`] (`package.loaded` gets the same
+//! metatable for those). Strings get a stand-in metatable until `string` is installed: the stock
+//! arithmetic metamethods (string coercion), and an `__index` that installs `string` on a string's
+//! first method call. Scripts see the same globals as if everything were there:
 //! - assigning to a family's name installs it first, so the script's value replaces the builtin
 //!   exactly as it would have replaced an installed one (`go = nil` removes `go`);
 //! - `rawget(t, k)` and `rawset(t, k, v)` on `_G` or `package.loaded` install the family owning `k`
 //!   first;
 //! - `pairs`, `next`, `getmetatable` and `setmetatable` (and `debug.`'s) on either table install
-//!   every family first and drop the metatables: both are then plain tables holding everything.
+//!   every family first and drop the metatables: both are then plain tables holding everything;
+//! - `getmetatable` and `debug.getmetatable`/`debug.setmetatable` on a string install `string`
+//!   first, so they see (and change) the real metatable of strings.
 //!
 //! The first state of a run learns which names each family adds by registering each aside once.
 
@@ -29,11 +33,13 @@ pub struct Layout {
     by_name: HashMap<Box<[u8]>, usize, std::hash::BuildHasherDefault<value::NameHasher>>,
     /// Every global a fresh state has (stock and builtin): everything else is the script's.
     pub global_names: Arc<value::NameSet>,
+    /// The stock metatable of strings, but `__index`: its C functions (the same in every state).
+    string_meta: Vec<(std::ffi::CString, ffi::lua_CFunction)>,
 }
 
-/// Stock libraries opened on first use, and the globals each adds. `string` is in every state from
-/// the start: strings' methods and arithmetic on strings need its metatable.
+/// Stock libraries opened on first use, and the globals each adds.
 pub const LIBS: &[(&str, StdLib, &[&str])] = &[
+    ("string", StdLib::STRING, &["string"]),
     ("io", StdLib::IO, &["io"]),
     ("math", StdLib::MATH, &["math"]),
     ("os", StdLib::OS, &["os"]),
@@ -115,9 +121,70 @@ pub fn install(lua: &Lua, rt: &Shared) -> mlua::Result<Arc<Layout>> {
     lua.set_app_data(state);
     let loader = lua.create_function(loader)?;
     // Safety: `install_raw` only uses the C API on `_G` and the loader (pushed by `exec_raw`), in
-    // protected mode.
-    unsafe { lua.exec_raw::<()>((globals, loader), |state| install_raw(state)) }?;
+    // protected mode; `install_string_meta` pushes C functions of the stock library.
+    unsafe {
+        lua.exec_raw::<()>((globals, loader), |state| {
+            install_raw(state);
+            install_string_meta(state, &layout.string_meta);
+        })
+    }?;
     Ok(layout)
+}
+
+/// The stock metatable of strings but its `__index`, read from a bare scratch state (plain C API,
+/// no mlua: ~15 µs) with `string` open.
+fn stock_string_meta() -> mlua::Result<Vec<(std::ffi::CString, ffi::lua_CFunction)>> {
+    let mut entries = Vec::new();
+    // Safety: a state of our own, used only here through the C API and closed before returning.
+    // Nothing here raises a Lua error but running out of memory, which ends the process anyway.
+    unsafe {
+        let scratch = ffi::luaL_newstate();
+        if scratch.is_null() {
+            return Err(mlua::Error::runtime("cannot create a Lua state"));
+        }
+        ffi::luaL_requiref(scratch, c"string".as_ptr(), ffi::luaopen_string, 0);
+        ffi::lua_settop(scratch, 0);
+        push_str(scratch, "");
+        if ffi::lua_getmetatable(scratch, 1) != 0 {
+            ffi::lua_pushnil(scratch);
+            while ffi::lua_next(scratch, 2) != 0 {
+                let f = ffi::lua_tocfunction(scratch, -1);
+                ffi::lua_settop(scratch, -2);
+                if ffi::lua_type(scratch, -1) != ffi::LUA_TSTRING {
+                    continue;
+                }
+                let mut len = 0;
+                let p = ffi::lua_tolstring(scratch, -1, &mut len);
+                let name = std::slice::from_raw_parts(p as *const u8, len);
+                if let (Some(f), false) = (f, name == b"__index") {
+                    if let Ok(name) = std::ffi::CString::new(name) {
+                        entries.push((name, f));
+                    }
+                }
+            }
+        }
+        ffi::lua_close(scratch);
+    }
+    Ok(entries)
+}
+
+/// Gives strings their stand-in metatable: the stock arithmetic metamethods `meta` and an
+/// `__index` that installs `string` first.
+unsafe fn install_string_meta(
+    state: *mut ffi::lua_State,
+    meta: &[(std::ffi::CString, ffi::lua_CFunction)],
+) {
+    ffi::lua_createtable(state, 0, meta.len() as c_int + 1);
+    for (name, f) in meta {
+        ffi::lua_pushcfunction(state, *f);
+        ffi::lua_setfield(state, -2, name.as_ptr());
+    }
+    ffi::lua_pushcfunction(state, string_index);
+    ffi::lua_setfield(state, -2, c"__index".as_ptr());
+    push_str(state, "");
+    ffi::lua_rotate(state, -2, 1);
+    ffi::lua_setmetatable(state, -2);
+    ffi::lua_settop(state, -2);
 }
 
 /// Notes what each family adds: a library's globals are listed in [`LIBS`]; a builtin family is
@@ -138,6 +205,7 @@ fn learn(lua: &Lua, globals: &Table) -> mlua::Result<Arc<Layout>> {
     Ok(Arc::new(Layout {
         by_name,
         global_names: Arc::new(names),
+        string_meta: stock_string_meta()?,
     }))
 }
 
@@ -569,12 +637,32 @@ unsafe extern "C-unwind" fn guard_key(state: *mut ffi::lua_State) -> c_int {
     call_stock(state)
 }
 
-/// `next`, `getmetatable`, `setmetatable` on `_G` or `package.loaded`: installs every family first.
+/// `next`, `getmetatable`, `setmetatable` on `_G` or `package.loaded`: installs every family first;
+/// on a string (`getmetatable`, `debug.setmetatable`), installs `string` first.
 unsafe extern "C-unwind" fn guard_all(state: *mut ffi::lua_State) -> c_int {
-    if has_loading_metatable(state) {
+    if ffi::lua_type(state, 1) == ffi::LUA_TSTRING {
+        load_string(state);
+    } else if has_loading_metatable(state) {
         call_loader(state, LOAD_ALL, 0, 0);
     }
     call_stock(state)
+}
+
+/// Installs the `string` library if it is not in yet (its metatable replaces the stand-in).
+unsafe fn load_string(state: *mut ffi::lua_State) {
+    ffi::lua_getfield(state, ffi::LUA_REGISTRYINDEX, LOADER_KEY.as_ptr());
+    ffi::lua_pushinteger(state, LOAD_NAMED);
+    push_str(state, "string");
+    ffi::lua_call(state, 2, 0);
+}
+
+/// `__index(s, k)` of the stand-in metatable of strings: installs `string`, whose metatable then
+/// answers.
+unsafe extern "C-unwind" fn string_index(state: *mut ffi::lua_State) -> c_int {
+    load_string(state);
+    ffi::lua_settop(state, 2);
+    ffi::lua_gettable(state, 1);
+    1
 }
 
 /// A function of `MADE_ON_FIRST_CALL` (upvalue 1: list << 8 | index) until its first call makes it;
