@@ -187,6 +187,7 @@ fn main() {
     }
     if cli.exec.is_none() && cli.script.is_none() && std::io::stdin().is_terminal() && !cli.check {
         runtime::goroutine::configure_spinning();
+        runtime::report::quiet_closing_panics();
         std::process::exit(runtime::run_repl(config).exit_code());
     }
     let program = match load_program(&cli) {
@@ -200,6 +201,7 @@ fn main() {
         std::process::exit(runtime::check_syntax(&program));
     }
     runtime::goroutine::configure_spinning();
+    runtime::report::quiet_closing_panics();
     let outcome = runtime::run(config, program);
     std::process::exit(outcome.exit_code());
 }

@@ -1,33 +1,38 @@
 //! The everyday builtins: line-atomic `print`, interruptible `sleep`, `trace`, and `on_error`.
 
 use crate::runtime::{args, ctx, output, report};
-use mlua::{Function, Lua, MultiValue, Value as LuaValue};
+use mlua::{ffi, Lua, MultiValue, Value as LuaValue};
+use std::ffi::c_int;
 use std::time::Duration;
 
 /// Registry key of the `on_error` handler of this state.
 pub const ON_ERROR_KEY: &str = "solvm.on_error";
 
-/// The line-atomic `print` (it replaces the stock one). Values are shown as stock `print` shows
-/// them (`luaL_tolstring`: `__tostring`, `__name`), whatever the global `tostring` is.
-pub fn print_function(lua: &Lua) -> mlua::Result<Function> {
-    lua.create_function(|lua, vals: MultiValue| {
-        let mut line = Vec::with_capacity(64);
-        for (i, v) in vals.iter().enumerate() {
-            if i > 0 {
-                line.push(b'\t');
-            }
-            match v {
-                LuaValue::String(s) => line.extend_from_slice(&s.as_bytes()),
-                LuaValue::Integer(n) => line.extend_from_slice(n.to_string().as_bytes()),
-                LuaValue::Nil => line.extend_from_slice(b"nil"),
-                LuaValue::Boolean(b) => line.extend_from_slice(if *b { b"true" } else { b"false" }),
-                other => line.extend_from_slice(&args::display_string(lua, other)?.as_bytes()),
-            }
+/// The line-atomic `print` (it replaces the stock one), showing values as stock `print` does
+/// (`luaL_tolstring`: `__tostring`, `__name`, never the global `tostring`).
+///
+/// A plain C function rather than an mlua callback: a `__gc` finalizer that runs while its state
+/// closes (an object still reachable at the end) can still print, as in stock Lua, when mlua can no
+/// longer call into Rust. Only the Lua C API runs until the line is complete, so a Lua error (a
+/// failing `__tostring`) never unwinds over a Rust value.
+///
+/// # Safety
+/// A `lua_CFunction`: only Lua calls it, with a valid state.
+pub unsafe extern "C-unwind" fn print(state: *mut ffi::lua_State) -> c_int {
+    let n = ffi::lua_gettop(state);
+    ffi::luaL_checkstack(state, n + 2, c"too many arguments to print".as_ptr());
+    for i in 1..=n {
+        if i > 1 {
+            ffi::lua_pushlstring(state, c"\t".as_ptr(), 1);
         }
-        line.push(b'\n');
-        output::write_line(&line);
-        Ok(())
-    })
+        ffi::luaL_tolstring(state, i, std::ptr::null_mut());
+    }
+    ffi::lua_pushlstring(state, c"\n".as_ptr(), 1);
+    ffi::lua_concat(state, (2 * n).max(1));
+    let mut len = 0;
+    let p = ffi::lua_tolstring(state, -1, &mut len);
+    output::write_line(std::slice::from_raw_parts(p as *const u8, len));
+    0
 }
 
 /// Installs `sleep`, `trace`, `reload_script` and `on_error`.

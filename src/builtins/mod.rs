@@ -75,10 +75,13 @@ pub type Maker = fn(&Lua) -> mlua::Result<Function>;
 /// makes the replacement. They exist in every state from the start, so a lookup never misses them:
 /// each is made on its first call instead.
 pub const REPLACED: &[(&str, Maker)] = &[
-    ("print", core::print_function),
     ("select", chan::select_function),
     ("os.exit", go::exit_function),
 ];
+
+/// Stock functions replaced by plain C functions, set in every state from the start (they cost
+/// nothing to set, and keep working while a state closes, see `core::print`).
+pub const C_REPLACED: &[(&std::ffi::CStr, mlua::ffi::lua_CFunction)] = &[(c"print", core::print)];
 
 /// Lists of functions made on their first call (`runtime::lazy`), numbered by their place here.
 pub const MADE_ON_FIRST_CALL: &[&[(&str, Maker)]] = &[REPLACED, chan::METHODS];

@@ -202,6 +202,36 @@ pub fn render_syntax(rt: &Shared, err: &mlua::Error) -> String {
 }
 
 /// Prints a report to stderr after flushing stdout, so the two appear in order on a terminal.
+/// Says once per process that a builtin was called from a `__gc` finalizer running while its state
+/// closed (an object still reachable at the end of a goroutine or of the run): Rust code cannot run
+/// then, so the call raised an error, which Lua ignores in a finalizer. `print` and Lua's own
+/// functions work there.
+pub fn note_closing_call() {
+    static SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if !SAID.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        emit("solvm: a __gc finalizer called a builtin while its state was closing, which is not possible then (print and Lua's own functions are); the call failed\n");
+    }
+}
+
+/// Process-wide: the same for a builtin reached without the runtime's checks (a userdata
+/// metamethod): mlua panics with "Lua instance is destroyed", turns the panic into an error in the
+/// finalizer, and the default hook would print a backtrace for it.
+pub fn quiet_closing_panics() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let msg = payload
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str));
+        if msg == Some("Lua instance is destroyed") {
+            note_closing_call();
+            return;
+        }
+        default(info)
+    }));
+}
+
 pub fn emit(text: &str) {
     output::flush();
     eprint!("{text}");
