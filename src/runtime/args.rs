@@ -131,27 +131,11 @@ pub fn wrap_function(lua: &Lua, f: mlua::Function) -> mlua::Result<mlua::Functio
     }
 }
 
-/// Raises the error a builtin called from a finalizer that runs while its state closes gets (Lua
-/// ignores errors in finalizers; the note says once why the call did nothing).
-pub(crate) unsafe fn refuse_while_closing(state: *mut mlua::ffi::lua_State) -> ! {
-    super::report::note_closing_call();
-    mlua::ffi::luaL_error(
-        state,
-        c"builtins cannot run while their goroutine's state is closing (in a __gc finalizer at its end)"
-            .as_ptr(),
-    );
-    unreachable!("luaL_error returns only by raising")
-}
-
 /// Calls upvalue 1 with the arguments; an mlua error becomes `"file:line: message"`.
 pub(crate) unsafe extern "C-unwind" fn lua_style_errors(
     state: *mut mlua::ffi::lua_State,
 ) -> std::os::raw::c_int {
     use mlua::ffi;
-    if super::state::is_closing(state) {
-        // A finalizer running while the state closes: mlua cannot call into Rust any more.
-        refuse_while_closing(state);
-    }
     let nargs = ffi::lua_gettop(state);
     ffi::lua_pushcfunction(state, remember_traceback);
     ffi::lua_insert(state, 1);

@@ -42,12 +42,6 @@ unsafe fn tracked_resume(
     co: *mut ffi::lua_State,
     narg: c_int,
 ) -> (c_int, c_int) {
-    let mut nres = 0;
-    if super::state::is_closing(state) {
-        // A finalizer running while the state closes: mlua is gone, and nothing can cancel it.
-        let status = ffi::lua_resume(co, state, narg, &mut nres);
-        return (status, nres);
-    }
     // The handle is looked up at call time: a pooled state gets its goroutine's handle later.
     let lua = Lua::get_or_init_from_ptr(state);
     let handle = lua
@@ -58,6 +52,7 @@ unsafe fn tracked_resume(
     if let Some(h) = &handle {
         h.push(co);
     }
+    let mut nres = 0;
     let status = ffi::lua_resume(co, state, narg, &mut nres);
     if let Some(h) = &handle {
         h.pop();

@@ -546,10 +546,6 @@ unsafe fn pending_at(state: *mut ffi::lua_State, idx: c_int) -> Option<usize> {
     if ffi::lua_type(state, idx) != ffi::LUA_TSTRING {
         return None;
     }
-    if super::state::is_closing(state) {
-        // A finalizer running while the state closes: no family can be installed any more.
-        return None;
-    }
     let libs_only = is_loaded_table(state, 1);
     let mut len = 0;
     let p = ffi::lua_tolstring(state, idx, &mut len);
@@ -578,12 +574,8 @@ unsafe fn has_loading_metatable(state: *mut ffi::lua_State) -> bool {
     same
 }
 
-/// Pushes this state's [`loader`]; raises an error instead while the state closes (the loader is
-/// Rust, which cannot run then).
+/// Pushes this state's [`loader`].
 unsafe fn push_loader(state: *mut ffi::lua_State) {
-    if super::state::is_closing(state) {
-        args::refuse_while_closing(state);
-    }
     ffi::lua_getfield(state, ffi::LUA_REGISTRYINDEX, LOADER_KEY.as_ptr());
 }
 
@@ -624,58 +616,8 @@ unsafe extern "C-unwind" fn index(state: *mut ffi::lua_State) -> c_int {
         call_loader(state, LOAD_FAMILY, family as i64, 0);
     }
     ffi::lua_settop(state, 2);
-    ffi::lua_pushvalue(state, 2);
-    if ffi::lua_rawget(state, 1) == ffi::LUA_TNIL && super::state::is_closing(state) {
-        open_stock_while_closing(state, 2);
-        ffi::lua_settop(state, 2);
-        ffi::lua_pushvalue(state, 2);
-        ffi::lua_rawget(state, 1);
-    }
+    ffi::lua_rawget(state, 1);
     1
-}
-
-/// While a state closes (finalizers), the family loader cannot run, but a stock library can still
-/// be opened with the C API alone: opens the one named by the string at stack index `name`, if
-/// any, as `require` would (its global and `package.loaded` entry).
-unsafe fn open_stock_while_closing(state: *mut ffi::lua_State, name: c_int) {
-    if ffi::lua_type(state, name) != ffi::LUA_TSTRING {
-        return;
-    }
-    let mut len = 0;
-    let p = ffi::lua_tolstring(state, name, &mut len);
-    let opener: Option<(&std::ffi::CStr, ffi::lua_CFunction)> =
-        match std::slice::from_raw_parts(p as *const u8, len) {
-            b"string" => Some((c"string", ffi::luaopen_string)),
-            b"table" => Some((c"table", ffi::luaopen_table)),
-            b"math" => Some((c"math", ffi::luaopen_math)),
-            b"io" => Some((c"io", ffi::luaopen_io)),
-            b"os" => Some((c"os", ffi::luaopen_os)),
-            b"utf8" => Some((c"utf8", ffi::luaopen_utf8)),
-            b"coroutine" => Some((c"coroutine", ffi::luaopen_coroutine)),
-            b"debug" => Some((c"debug", ffi::luaopen_debug)),
-            b"package" | b"require" => Some((c"package", ffi::luaopen_package)),
-            _ => None,
-        };
-    if let Some((lib, open)) = opener {
-        open_raw(state, lib, open);
-    }
-}
-
-/// `luaL_requiref(state, lib, open, 1)` with raw sets: `_G` and `package.loaded` still have the
-/// loading metatable, whose `__index` would come back here.
-unsafe fn open_raw(state: *mut ffi::lua_State, lib: &std::ffi::CStr, open: ffi::lua_CFunction) {
-    ffi::lua_pushcfunction(state, open);
-    ffi::lua_pushstring(state, lib.as_ptr());
-    ffi::lua_call(state, 1, 1);
-    ffi::lua_getfield(state, ffi::LUA_REGISTRYINDEX, ffi::LUA_LOADED_TABLE);
-    ffi::lua_pushstring(state, lib.as_ptr());
-    ffi::lua_pushvalue(state, -3);
-    ffi::lua_rawset(state, -3);
-    ffi::lua_rawgeti(state, ffi::LUA_REGISTRYINDEX, ffi::LUA_RIDX_GLOBALS);
-    ffi::lua_pushstring(state, lib.as_ptr());
-    ffi::lua_pushvalue(state, -4);
-    ffi::lua_rawset(state, -3);
-    ffi::lua_settop(state, -4);
 }
 
 /// `__newindex(t, k, v)` of `_G` and `package.loaded`: installs the family owning `k` (so `v`
@@ -726,12 +668,7 @@ unsafe fn load_string(state: *mut ffi::lua_State) {
 /// `__index(s, k)` of the stand-in metatable of strings: installs `string`, whose metatable then
 /// answers.
 unsafe extern "C-unwind" fn string_index(state: *mut ffi::lua_State) -> c_int {
-    if super::state::is_closing(state) {
-        // A finalizer while the state closes: open it with the C API alone (see `index`).
-        open_raw(state, c"string", ffi::luaopen_string);
-    } else {
-        load_string(state);
-    }
+    load_string(state);
     ffi::lua_settop(state, 2);
     ffi::lua_gettable(state, 1);
     1

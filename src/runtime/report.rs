@@ -202,21 +202,12 @@ pub fn render_syntax(rt: &Shared, err: &mlua::Error) -> String {
 }
 
 /// Prints a report to stderr after flushing stdout, so the two appear in order on a terminal.
-/// Says once per process that a builtin was called from a `__gc` finalizer running while its state
-/// closed (an object still reachable at the end of a goroutine or of the run): Rust code cannot run
-/// then, so the call raised an error, which Lua ignores in a finalizer. `print` and Lua's own
-/// functions work there.
-pub fn note_closing_call() {
-    static SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-    if !SAID.swap(true, std::sync::atomic::Ordering::Relaxed) {
-        emit("solvm: a __gc finalizer called a builtin while its state was closing, which is not possible then (print and Lua's own functions are); the call failed\n");
-    }
-}
-
-/// Process-wide: the same for a builtin reached without the runtime's checks (a userdata
-/// metamethod): mlua panics with "Lua instance is destroyed", turns the panic into an error in the
-/// finalizer, and the default hook would print a backtrace for it.
+/// Process-wide: mlua panics with "Lua instance is destroyed" when Rust is called on a Lua state
+/// whose handle is gone. vendor/mlua closes states while their handle is alive, so finalizers run
+/// at the end can call builtins; should some path still get there, mlua turns the panic into a Lua
+/// error, and the default hook would print a backtrace for what is a failed call: one line instead.
 pub fn quiet_closing_panics() {
+    static SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
     let default = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         let payload = info.payload();
@@ -225,7 +216,9 @@ pub fn quiet_closing_panics() {
             .copied()
             .or_else(|| payload.downcast_ref::<String>().map(String::as_str));
         if msg == Some("Lua instance is destroyed") {
-            note_closing_call();
+            if !SAID.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                emit("solvm: a builtin was called on a Lua state that had already closed; the call failed\n");
+            }
             return;
         }
         default(info)

@@ -135,28 +135,7 @@ impl GoState {
 impl Drop for GoState {
     fn drop(&mut self) {
         self.ctx.interrupt.detach();
-        // `__gc` finalizers of objects still reachable run inside `lua_close`, when mlua's handle
-        // to the state is being torn down: C functions of ours that would reach mlua check this
-        // first (see `is_closing`).
-        let _ = self
-            .lua
-            .set_named_registry_value(CLOSING_KEY.to_str().unwrap_or_default(), true);
     }
-}
-
-/// Registry key set while a state is being closed.
-const CLOSING_KEY: &std::ffi::CStr = c"solvm.closing";
-
-/// Whether `state` is being closed (finalizers run by `lua_close`): then mlua must not be reached
-/// (`Lua::get_or_init_from_ptr` would use a handle that is being dropped).
-///
-/// # Safety
-/// `state` must be a live Lua thread with one free stack slot.
-pub unsafe fn is_closing(state: *mut ffi::lua_State) -> bool {
-    let closing =
-        ffi::lua_getfield(state, ffi::LUA_REGISTRYINDEX, CLOSING_KEY.as_ptr()) == ffi::LUA_TBOOLEAN;
-    ffi::lua_settop(state, -2);
-    closing
 }
 
 /// Removes a leading `#!` line, keeping the newline so line numbers stay right.
