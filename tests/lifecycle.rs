@@ -39,12 +39,17 @@ fn finish(mut child: Child, limit: Duration) -> Output {
     }
 }
 
-fn run(dir: &PathBuf, args: &[&str]) -> Output {
-    let child = solvm(dir, args)
+/// Starts the binary with stdout and stderr piped.
+fn spawn(dir: &PathBuf, args: &[&str]) -> Child {
+    solvm(dir, args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("spawn");
+        .expect("spawn")
+}
+
+fn run(dir: &PathBuf, args: &[&str]) -> Output {
+    let child = spawn(dir, args);
     finish(child, Duration::from_secs(20))
 }
 
@@ -134,11 +139,7 @@ print("new run", v, #get_goroutines())
 /// Sends `sig` to the child we started (by its PID) once it has printed its first line.
 fn signal_after_start(dir: &PathBuf, script: &str, sig: i32) -> Output {
     std::fs::write(dir.join("svc.lua"), script).unwrap();
-    let mut child = solvm(dir, &["svc.lua"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
+    let mut child = spawn(dir, &["svc.lua"]);
     let mut stdout = child.stdout.take().expect("stdout");
     let mut first = [0u8; 6];
     std::io::Read::read_exact(&mut stdout, &mut first).expect("the script started");
@@ -282,11 +283,7 @@ watch_file(arg[0], function() reload_script() end)
         )
     };
     std::fs::write(dir.join("hot.lua"), script("hello")).unwrap();
-    let mut child = solvm(&dir, &["hot.lua"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
+    let mut child = spawn(&dir, &["hot.lua"]);
     let mut out = child.stdout.take().expect("stdout");
     let mut seen = String::new();
     read_until(&mut out, &mut seen, "hello 2");
@@ -322,11 +319,7 @@ io.stdout:flush()
 "#,
     )
     .unwrap();
-    let mut child = solvm(&dir, &["srv.lua"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
+    let mut child = spawn(&dir, &["srv.lua"]);
     let mut lines = BufReader::new(child.stdout.take().expect("stdout"));
     let mut port = String::new();
     lines.read_line(&mut port).expect("port line");
@@ -375,11 +368,7 @@ fn watch_flag_reruns_when_the_script_or_an_imported_module_changes() {
         "import('helper') print('script A', helper.version) io.stdout:flush()\n",
     )
     .unwrap();
-    let mut child = solvm(&dir, &["--watch", "main.lua"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
+    let mut child = spawn(&dir, &["--watch", "main.lua"]);
     let mut out = child.stdout.take().expect("stdout");
     let mut seen = String::new();
     read_until(&mut out, &mut seen, "script A\tmodule A");
@@ -449,11 +438,7 @@ print("done")
 "#,
     )
     .unwrap();
-    let mut child = solvm(&dir, &["io.lua"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
+    let mut child = spawn(&dir, &["io.lua"]);
     let mut out = child.stdout.take().expect("stdout");
     let mut seen = String::new();
     read_until(&mut out, &mut seen, "ready");
