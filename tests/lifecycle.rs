@@ -39,12 +39,17 @@ fn finish(mut child: Child, limit: Duration) -> Output {
     }
 }
 
-fn run(dir: &PathBuf, args: &[&str]) -> Output {
-    let child = solvm(dir, args)
+/// Starts the binary with stdout and stderr piped.
+fn spawn(dir: &PathBuf, args: &[&str]) -> Child {
+    solvm(dir, args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("spawn");
+        .expect("spawn")
+}
+
+fn run(dir: &PathBuf, args: &[&str]) -> Output {
+    let child = spawn(dir, args);
     finish(child, Duration::from_secs(20))
 }
 
@@ -134,11 +139,7 @@ print("new run", v, #get_goroutines())
 /// Sends `sig` to the child we started (by its PID) once it has printed its first line.
 fn signal_after_start(dir: &PathBuf, script: &str, sig: i32) -> Output {
     std::fs::write(dir.join("svc.lua"), script).unwrap();
-    let mut child = solvm(dir, &["svc.lua"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
+    let mut child = spawn(dir, &["svc.lua"]);
     let mut stdout = child.stdout.take().expect("stdout");
     let mut first = [0u8; 6];
     std::io::Read::read_exact(&mut stdout, &mut first).expect("the script started");
@@ -282,11 +283,7 @@ watch_file(arg[0], function() reload_script() end)
         )
     };
     std::fs::write(dir.join("hot.lua"), script("hello")).unwrap();
-    let mut child = solvm(&dir, &["hot.lua"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
+    let mut child = spawn(&dir, &["hot.lua"]);
     let mut out = child.stdout.take().expect("stdout");
     let mut seen = String::new();
     read_until(&mut out, &mut seen, "hello 2");
@@ -322,11 +319,7 @@ io.stdout:flush()
 "#,
     )
     .unwrap();
-    let mut child = solvm(&dir, &["srv.lua"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
+    let mut child = spawn(&dir, &["srv.lua"]);
     let mut lines = BufReader::new(child.stdout.take().expect("stdout"));
     let mut port = String::new();
     lines.read_line(&mut port).expect("port line");
@@ -375,11 +368,7 @@ fn watch_flag_reruns_when_the_script_or_an_imported_module_changes() {
         "import('helper') print('script A', helper.version) io.stdout:flush()\n",
     )
     .unwrap();
-    let mut child = solvm(&dir, &["--watch", "main.lua"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
+    let mut child = spawn(&dir, &["--watch", "main.lua"]);
     let mut out = child.stdout.take().expect("stdout");
     let mut seen = String::new();
     read_until(&mut out, &mut seen, "script A\tmodule A");
@@ -399,4 +388,81 @@ fn watch_flag_reruns_when_the_script_or_an_imported_module_changes() {
     let done = finish(child, Duration::from_secs(10));
     assert_eq!(done.status.code(), Some(130), "{}", text(&done.stderr));
     assert!(text(&done.stderr).contains("waiting for changes"));
+}
+
+/// Sends `sig` to every thread of process `pid` (a child this test started).
+fn signal_every_thread(pid: u32, sig: i32) {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return;
+    };
+    for task in tasks.flatten() {
+        if let Some(tid) = task
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<i32>().ok())
+        {
+            // Safety: tgkill(2) on a thread of the child this test started.
+            unsafe { libc::syscall(libc::SYS_tgkill, pid as i32, tid, sig) };
+        }
+    }
+}
+
+#[test]
+fn stray_interrupt_signals_do_not_fail_blocked_io() {
+    // Cancellation signals a goroutine's thread with SIGURG, and a system call that signal
+    // interrupts fails with EINTR; wherever the goroutine goes on running, that must read as
+    // "nothing yet". Here every thread gets SIGURG every few milliseconds while a goroutine waits
+    // in a TCP read, a WebSocket handler in `receive` and main in a WebSocket client's `receive`.
+    let dir = scratch("sigurg");
+    std::fs::write(
+        dir.join("io.lua"),
+        r#"local listener, port = tcp_listen(0, "127.0.0.1")   -- accepts, never writes
+create_server("s", {port = 0, host = "127.0.0.1", workers = 1})
+handle_ws("s", "/ws", function(ws)
+  print("ws receive:", ws:receive(1.5))
+  ws:close()
+end)
+local sport = start_server("s")
+go(function()
+  local conn = assert(tcp_connect("127.0.0.1", port))
+  conn:set_timeout(1.5)
+  print("tcp read:", conn:read())
+end)
+local ws = assert(ws_connect("ws://127.0.0.1:" .. sport .. "/ws"))
+print("ready")
+print("client receive:", ws:receive(5))
+wait()
+stop_server("s")
+close(listener)
+print("done")
+"#,
+    )
+    .unwrap();
+    let mut child = spawn(&dir, &["io.lua"]);
+    let mut out = child.stdout.take().expect("stdout");
+    let mut seen = String::new();
+    read_until(&mut out, &mut seen, "ready");
+    let pid = child.id();
+    let start = Instant::now();
+    while child.try_wait().expect("wait").is_none() && start.elapsed() < Duration::from_secs(20) {
+        signal_every_thread(pid, libc::SIGURG);
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let done = finish(child, Duration::from_secs(10));
+    std::io::Read::read_to_string(&mut out, &mut seen).ok();
+    let stderr = text(&done.stderr);
+    assert_eq!(done.status.code(), Some(0), "{seen}\n{stderr}");
+    for line in [
+        "tcp read:\tnil\ttimeout",
+        "ws receive:\tnil\ttimeout",
+        "client receive:\tnil",
+        "done",
+    ] {
+        assert!(
+            seen.contains(line),
+            "missing {line:?} in:\n{seen}\n{stderr}"
+        );
+    }
+    assert!(!seen.contains("nterrupted"), "{seen}");
+    assert!(!stderr.contains("nterrupted"), "{stderr}");
 }

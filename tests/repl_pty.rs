@@ -1,5 +1,6 @@
 //! The REPL through a real pseudo-terminal: timers fire while the prompt waits for input, and
-//! `os.exit` from a timer ends the session even though the line editor is still waiting.
+//! `os.exit` from a timer ends the session even though the line editor is still waiting, and Ctrl-C
+//! (SIGINT) stops a running line, after which the prompt works again.
 
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -135,4 +136,24 @@ fn timers_fire_while_the_prompt_waits() {
     p.expect("> ");
     p.type_line("set_timeout(function() os.exit(3) end, 0.1)");
     assert_eq!(p.wait_exit(), Some(3), "{:?}", p.seen);
+}
+
+#[test]
+fn ctrl_c_stops_a_running_loop_and_the_prompt_works_again() {
+    let mut p = Pty::start("ctrl-c");
+    p.expect("Ctrl-D to exit");
+    p.expect("> ");
+    p.type_line("print('spinning') while true do end");
+    p.expect("spinning");
+    std::thread::sleep(Duration::from_millis(200));
+    // The pty is not the child's controlling terminal, so ^C would not become SIGINT: send it.
+    // Safety: kill(2) on the PID of the child this test started.
+    unsafe { libc::kill(p.child.id() as i32, libc::SIGINT) };
+    p.expect("interrupted");
+    p.expect("> ");
+    p.type_line("1 + 1");
+    p.expect("2\r\n");
+    p.expect("> ");
+    p.type_line("os.exit(0)");
+    assert_eq!(p.wait_exit(), Some(0), "{:?}", p.seen);
 }

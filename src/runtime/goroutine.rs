@@ -449,6 +449,18 @@ fn wait_for_operation<'a, R>(
 /// cancellation and events are seen at least this often.
 pub const IO_SLICE: Duration = Duration::from_millis(50);
 
+/// Whether a socket error of one slice only means "nothing yet": the slice timeout expired, or a
+/// signal interrupted the call (EINTR: cancellation signals a goroutine's thread, and a read with a
+/// timeout is not restarted after a handler), so the loop goes round and looks again.
+pub fn is_slice_timeout(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::WouldBlock
+            | std::io::ErrorKind::TimedOut
+            | std::io::ErrorKind::Interrupted
+    )
+}
+
 /// Blocking I/O done in slices: `step` does one bounded attempt (a socket read with an
 /// [`IO_SLICE`] timeout, say) and returns `Ok(Some(v))` when finished, `Ok(None)` to go on. Between
 /// slices the run's cancellation is checked and this goroutine's events run. While waiting the

@@ -153,16 +153,6 @@ pub(crate) fn opt_string(
     }
 }
 
-/// Whether a socket error only means "nothing yet" (the slice timeout expired).
-pub(crate) fn is_slice_timeout(e: &std::io::Error) -> bool {
-    matches!(
-        e.kind(),
-        std::io::ErrorKind::WouldBlock
-            | std::io::ErrorKind::TimedOut
-            | std::io::ErrorKind::Interrupted
-    )
-}
-
 /// A socket-level error in words: TLS failures (which rustls reports inside an I/O error) say so,
 /// resolver failures read `no such host`, the rest as [`args::io_error_text`].
 pub(crate) fn io_failure_text(e: &std::io::Error) -> String {

@@ -147,7 +147,7 @@ fn read_some(lua: &Lua, conn: &TcpConn, buf: &mut [u8]) -> mlua::Result<ReadOutc
     goroutine::io_wait(lua, &ctx, &mut || match (&conn.0.stream).read(buf) {
         Ok(0) => Ok(Some(ReadOutcome::Eof)),
         Ok(n) => Ok(Some(ReadOutcome::Data(n))),
-        Err(e) if super::is_slice_timeout(&e) => {
+        Err(e) if goroutine::is_slice_timeout(&e) => {
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 Ok(Some(ReadOutcome::Timeout))
             } else {
@@ -268,7 +268,7 @@ fn conn_write(lua: &Lua, conn: &TcpConn, args: MultiValue) -> mlua::Result<Multi
             match (&conn.0.stream).write(&data[off..]) {
                 Ok(0) => return Ok(Some(Err("connection closed".to_string()))),
                 Ok(n) => off += n,
-                Err(e) if super::is_slice_timeout(&e) => {
+                Err(e) if goroutine::is_slice_timeout(&e) => {
                     if deadline.is_some_and(|d| Instant::now() >= d) {
                         return Ok(Some(Err("timeout".to_string())));
                     }
@@ -402,7 +402,7 @@ fn accept_loop(rt: Arc<Shared>, listener: TcpListener, ch: Arc<Channel>) {
                     break;
                 }
             }
-            Err(e) if super::is_slice_timeout(&e) => {
+            Err(e) if goroutine::is_slice_timeout(&e) => {
                 // Nothing to accept: wait a little, waking at once when the run is cancelled.
                 let _ = rt.cancel.signal().recv_timeout(Duration::from_millis(10));
             }

@@ -5,7 +5,7 @@ use super::{fail, off_thread, port_arg};
 use crate::builtins::chan::{ChanRef, Channel};
 use crate::builtins::net::tcp::deliver;
 use crate::runtime::args::{self, io_error_text};
-use crate::runtime::goroutine::IO_SLICE;
+use crate::runtime::goroutine::{self, IO_SLICE};
 use crate::runtime::value::{SharedHandle, Value};
 use crate::runtime::{ctx, Shared};
 use mlua::{Lua, MultiValue, Value as LuaValue};
@@ -123,7 +123,7 @@ fn receive_loop(rt: Arc<Shared>, socket: UdpSocket, ch: Arc<Channel>) {
                     break;
                 }
             }
-            Err(e) if super::is_slice_timeout(&e) => {}
+            Err(e) if goroutine::is_slice_timeout(&e) => {}
             Err(_) => {
                 // ICMP errors reported on the socket and the like: keep listening.
                 let _ = rt.cancel.signal().recv_timeout(IO_SLICE);

@@ -246,7 +246,7 @@ fn ws_connect(lua: &Lua, a: MultiValue) -> mlua::Result<MultiValue> {
 }
 
 fn is_would_block(e: &tungstenite::Error) -> bool {
-    matches!(e, tungstenite::Error::Io(io) if super::is_slice_timeout(io))
+    matches!(e, tungstenite::Error::Io(io) if goroutine::is_slice_timeout(io))
 }
 
 /// Sends one message and flushes it, in slices. `true` | `nil, err`.

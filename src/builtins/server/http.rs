@@ -3,6 +3,7 @@
 //! writes responses. Nothing here knows about Lua.
 
 use super::tls::Stream;
+use crate::runtime::goroutine;
 use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -143,14 +144,7 @@ impl Conn {
                     self.buf.extend_from_slice(&self.chunk[..n]);
                     return Ok(true);
                 }
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock
-                            | io::ErrorKind::TimedOut
-                            | io::ErrorKind::Interrupted
-                    ) =>
-                {
+                Err(e) if goroutine::is_slice_timeout(&e) => {
                     if stop.load(Ordering::Acquire) {
                         return Err(io::Error::new(
                             io::ErrorKind::Interrupted,

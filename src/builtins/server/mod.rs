@@ -14,7 +14,7 @@ pub mod worker;
 pub mod ws;
 
 use crate::runtime::args::{arg_error, bad_argument, check_string, nil_err};
-use crate::runtime::goroutine::caller_location;
+use crate::runtime::goroutine::{self, caller_location};
 use crate::runtime::value::{GlobalsSnapshot, Value};
 use crate::runtime::{ctx, ServiceGuard, Shared};
 use crossbeam_channel::{Receiver, Sender};
@@ -712,11 +712,7 @@ fn linger_close(mut conn: Conn) {
         match conn.stream.read(&mut sink) {
             Ok(0) => break,
             Ok(n) => total += n,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) => {}
+            Err(e) if goroutine::is_slice_timeout(&e) => {}
             Err(_) => break,
         }
     }

@@ -102,7 +102,14 @@ impl Write for Stream {
     fn flush(&mut self) -> io::Result<()> {
         match self {
             Stream::Plain(s) => s.flush(),
-            Stream::Tls(s) => s.flush(),
+            // A signal (EINTR) can interrupt sending the buffered records, which stay buffered:
+            // go on, as `write_all` does for writes.
+            Stream::Tls(s) => loop {
+                match s.flush() {
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    done => return done,
+                }
+            },
         }
     }
 }

@@ -56,11 +56,7 @@ impl WsConn {
         while Instant::now() < deadline {
             match ws.read() {
                 Ok(_) => {}
-                Err(WsError::Io(e))
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) => {}
+                Err(WsError::Io(e)) if goroutine::is_slice_timeout(&e) => {}
                 Err(_) => break,
             }
         }
@@ -72,7 +68,12 @@ impl WsConn {
             return Err("websocket is closed".into());
         }
         let mut ws = self.socket.lock();
-        ws.send(msg).map_err(|e| {
+        let mut sent = ws.send(msg);
+        // Interrupted by a signal (EINTR): the frame is queued in tungstenite; flush it again.
+        while matches!(&sent, Err(WsError::Io(e)) if e.kind() == std::io::ErrorKind::Interrupted) {
+            sent = ws.flush();
+        }
+        sent.map_err(|e| {
             self.closed.store(true, Ordering::Release);
             e.to_string()
         })
@@ -251,12 +252,7 @@ fn receive(lua: &Lua, conn: &Arc<WsConn>, timeout: Option<f64>) -> mlua::Result<
                 Ok(Some(Got::Closed))
             }
             Ok(_) => Ok(None),
-            Err(WsError::Io(e))
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
+            Err(WsError::Io(e)) if goroutine::is_slice_timeout(&e) => {
                 if deadline.is_some_and(|d| Instant::now() >= d) {
                     Ok(Some(Got::Timeout))
                 } else {
