@@ -813,13 +813,16 @@ impl mlua::chunk::AsChunk for Bytecode<'_> {
 fn decode_graph(lua: &Lua, g: &Graph) -> mlua::Result<LuaValue> {
     // Pass 1: create every object, so references can point at them whatever the order.
     let mut objs = Vec::with_capacity(g.nodes.len());
-    for node in &g.nodes {
+    // Nodes made complete in pass 1.
+    let mut filled = vec![false; g.nodes.len()];
+    for (i, node) in g.nodes.iter().enumerate() {
         objs.push(match node {
             // Scalars only: made and filled at once with the C API.
             Node::Table {
                 entries,
                 meta: None,
             } if entries.iter().all(|(k, v)| is_scalar(k) && is_scalar(v)) => {
+                filled[i] = true;
                 LuaValue::Table(plain_table(lua, entries)?)
             }
             Node::Table { entries, .. } => {
@@ -840,12 +843,9 @@ fn decode_graph(lua: &Lua, g: &Graph) -> mlua::Result<LuaValue> {
         }
     };
     // Pass 2: fill tables, set upvalues and metatables.
-    for (node, obj) in g.nodes.iter().zip(&objs) {
+    for ((node, obj), _) in g.nodes.iter().zip(&objs).zip(&filled).filter(|(_, f)| !**f) {
         match (node, obj) {
             (Node::Table { entries, meta }, LuaValue::Table(t)) => {
-                if meta.is_none() && entries.iter().all(|(k, v)| is_scalar(k) && is_scalar(v)) {
-                    continue; // filled in pass 1
-                }
                 for (k, v) in entries {
                     t.raw_set(value(k)?, value(v)?)?;
                 }
