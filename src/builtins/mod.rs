@@ -18,54 +18,40 @@ pub mod timers;
 use crate::runtime::value;
 use mlua::{Function, Lua};
 
-/// A family of builtins: `register` creates its globals in `lua.globals()`.
+/// A family of builtins: `register` creates its globals in `lua.globals()`. A family keeps its
+/// catalog rows (`catalog::f`, `catalog::m`, ...) and classes in its own module and names them
+/// here; the core families' rows are in `catalog::BUILTINS`.
 pub struct Family {
     pub name: &'static str,
     pub register: fn(&Lua) -> mlua::Result<()>,
+    pub builtins: &'static [catalog::Builtin],
+    pub classes: &'static [catalog::Class],
+}
+
+impl Family {
+    /// A family whose catalog rows are in `catalog::BUILTINS`.
+    pub const fn core(name: &'static str, register: fn(&Lua) -> mlua::Result<()>) -> Family {
+        Family {
+            name,
+            register,
+            builtins: &[],
+            classes: &[],
+        }
+    }
 }
 
 /// Every builtin family.
 pub const FAMILIES: &[Family] = &[
-    Family {
-        name: "core",
-        register: core::register,
-    },
-    Family {
-        name: "chan",
-        register: chan::register,
-    },
-    Family {
-        name: "go",
-        register: go::register,
-    },
-    Family {
-        name: "store",
-        register: store::register,
-    },
-    Family {
-        name: "json",
-        register: json::register,
-    },
-    Family {
-        name: "fs",
-        register: fs::register,
-    },
-    Family {
-        name: "import",
-        register: import::register,
-    },
-    Family {
-        name: "timers",
-        register: timers::register,
-    },
-    Family {
-        name: "net",
-        register: net::register,
-    },
-    Family {
-        name: "server",
-        register: server::register,
-    },
+    Family::core("core", core::register),
+    Family::core("chan", chan::register),
+    Family::core("go", go::register),
+    Family::core("store", store::register),
+    Family::core("json", json::register),
+    Family::core("fs", fs::register),
+    Family::core("import", import::register),
+    Family::core("timers", timers::register),
+    Family::core("net", net::register),
+    Family::core("server", server::register),
 ];
 
 /// Makes one builtin function in a state.

@@ -57,8 +57,8 @@ pub fn eager_libs() -> StdLib {
 
 // Families are numbered [`LIBS`] first, then `FAMILIES`; a bit each in `Globals::loaded`.
 const FAMILY_COUNT: usize = LIBS.len() + FAMILIES.len();
-const _: () = assert!(FAMILY_COUNT <= 32);
-const ALL_FAMILIES: u32 = u32::MAX >> (32 - FAMILY_COUNT);
+const _: () = assert!(FAMILY_COUNT <= 64);
+const ALL_FAMILIES: u64 = u64::MAX >> (64 - FAMILY_COUNT);
 
 fn family_name(family: usize) -> &'static str {
     match family.checked_sub(LIBS.len()) {
@@ -72,7 +72,7 @@ struct Globals {
     layout: Arc<Layout>,
     /// The state's `_G` (while a family is being installed, `lua.globals()` is a scratch table).
     globals: Table,
-    loaded: Cell<u32>,
+    loaded: Cell<u64>,
     lazy: Cell<bool>,
 }
 
@@ -87,7 +87,7 @@ impl Globals {
         if libs_only && family >= LIBS.len() {
             return None;
         }
-        (self.loaded.get() & (1 << family) == 0).then_some(family)
+        (self.loaded.get() & (1u64 << family) == 0).then_some(family)
     }
 }
 
@@ -272,7 +272,7 @@ fn load_family(lua: &Lua, family: usize) -> mlua::Result<()> {
     let Some(g) = state(lua) else {
         return Ok(());
     };
-    let bit = 1 << family;
+    let bit = 1u64 << family;
     if g.loaded.get() & bit != 0 {
         return Ok(());
     }
