@@ -283,42 +283,6 @@ fn stop_server_from_a_handler_ends_the_run() {
 }
 
 #[test]
-fn connections_beyond_max_connections_wait_their_turn() {
-    let s = Server::start(
-        "maxconn",
-        r#"
-        create_server("m", {port = 0, host = "127.0.0.1", max_connections = 2})
-        handle_http("m", "/", function(req) return "ok " .. req.path end)
-        print(start_server("m"))
-        "#,
-        &[],
-    );
-    let mut c1 = s.connect();
-    c1.send("GET /1 HTTP/1.1\r\nHost: t\r\n\r\n");
-    assert_eq!(c1.response().text(), "ok /1");
-    let mut c2 = s.connect();
-    c2.send("GET /2 HTTP/1.1\r\nHost: t\r\n\r\n");
-    assert_eq!(c2.response().text(), "ok /2");
-    // Both slots are taken by idle keep-alive connections: a third waits in the backlog...
-    let mut c3 = s.connect();
-    c3.send("GET /3 HTTP/1.1\r\nHost: t\r\n\r\n");
-    c3.stream
-        .set_read_timeout(Some(std::time::Duration::from_millis(300)))
-        .unwrap();
-    let mut byte = [0u8; 1];
-    assert!(
-        c3.stream.peek(&mut byte).is_err(),
-        "served beyond max_connections"
-    );
-    // ...and is served once a slot frees up.
-    drop(c1);
-    c3.stream
-        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
-        .unwrap();
-    assert_eq!(c3.response().text(), "ok /3");
-}
-
-#[test]
 fn running_out_of_file_descriptors_does_not_end_the_accept_loop() {
     // The server runs with a small descriptor limit; more clients than it can accept connect at
     // once. Once they leave, it serves again.
@@ -498,49 +462,6 @@ fn connections_accepted_before_emfile_are_not_closed() {
     let _ = child.wait();
     if let Err(e) = result {
         std::panic::resume_unwind(e);
-    }
-}
-
-#[test]
-fn workers_grow_with_open_connections_and_the_extra_ones_retire() {
-    // One worker kept ready: while a keep-alive client holds it, other clients still get answers
-    // (each open connection gets a worker); the extra workers end 10 s after their last
-    // connection, down to the one kept.
-    let s = Server::start(
-        "workers_grow",
-        r#"
-        create_server("w", {port = 0, host = "127.0.0.1", workers = 1})
-        handle_http("w", "/", function()
-            local n = 0
-            for _, name in pairs(get_goroutines()) do
-                if name:find("^server 'w' worker") then n = n + 1 end
-            end
-            return tostring(n)
-        end)
-        print(start_server("w"))
-        "#,
-        &[],
-    );
-    let mut held = Vec::new();
-    for i in 1..=3 {
-        let mut c = s.connect();
-        c.send("GET / HTTP/1.1\r\nHost: t\r\n\r\n");
-        let n: usize = c.response().text().parse().unwrap();
-        assert!(n >= i, "{n} workers while {i} connections are open");
-        held.push(c);
-    }
-    drop(held);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(40);
-    loop {
-        let n: usize = s.get("/").text().parse().unwrap();
-        if n == 1 {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "still {n} workers 40 s after the connections closed"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(500));
     }
 }
 

@@ -27,6 +27,9 @@ pub enum Event {
     ChildFinished,
     /// Run callback `id` (a file watch) with these arguments.
     Callback { id: u64, args: Vec<Value> },
+    /// This goroutine's interrupt handle was fired ([`GoInfo::stop`]): a blocked wait wakes and
+    /// raises the reason.
+    Interrupted,
 }
 
 /// What a goroutine is doing, as far as lifetime and deadlock detection care.
@@ -84,6 +87,16 @@ pub struct GoInfo {
     pub ancestors: Vec<u64>,
     /// How many goroutines this one started, transitively, are still alive (for `wait`).
     pub live_descendants: std::sync::atomic::AtomicUsize,
+}
+
+impl GoInfo {
+    /// Stops this goroutine alone wherever it is: running Lua gets the interrupt hook, a blocking
+    /// wait wakes ([`Event::Interrupted`]) and raises `reason`. Undone by the owner with
+    /// `interrupt.reset()`.
+    pub fn stop(&self, reason: Reason) {
+        self.interrupt.fire(reason);
+        let _ = self.events.send(Event::Interrupted);
+    }
 }
 
 /// The registry of live goroutines and the bookkeeping around it.
@@ -301,7 +314,7 @@ pub fn block_on<'a, R>(
     add_ops: &mut dyn FnMut(&mut Select<'a>) -> usize,
     complete: &mut dyn FnMut(usize, SelectedOperation<'_>) -> R,
 ) -> mlua::Result<Option<R>> {
-    ctx.rt.cancel.check()?;
+    ctx.check()?;
     // While it waits, a goroutine queued for a thread may take its place on the CPU.
     let waited = super::pool::blocked(&ctx.rt, || {
         wait_for_operation(lua, ctx, blocked, deadline, add_ops, complete, false)
@@ -331,7 +344,7 @@ pub fn block_until_children_done(
     blocked: &dyn Fn() -> Blocked,
     deadline: Instant,
 ) -> mlua::Result<bool> {
-    ctx.rt.cancel.check()?;
+    ctx.check()?;
     let waited = super::pool::blocked(&ctx.rt, || {
         wait_for_operation(
             lua,
@@ -433,7 +446,7 @@ fn wait_for_operation<'a, R>(
                 if on_children_done && matches!(ev, Event::ChildFinished) {
                     break Ok(Waited::ChildrenDone);
                 }
-                if let Err(e) = handle_event(lua, ctx, ev) {
+                if let Err(e) = handle_event(lua, ctx, ev).and_then(|_| ctx.check()) {
                     break Err(e);
                 }
             }
@@ -474,8 +487,6 @@ pub fn io_wait<T>(
     ctx.rt.registry.set_status(&ctx.info, Status::Busy);
     let result = super::pool::blocked(&ctx.rt, || loop {
         if let Err(e) = ctx
-            .rt
-            .cancel
             .check()
             .and_then(|_| drain_events(lua, ctx))
             .and_then(|_| super::events::run_due(lua, ctx))
@@ -589,7 +600,7 @@ fn leak_sample(lua: &Lua, ctx: &Ctx) {
 /// Runs one event on this goroutine.
 pub fn handle_event(lua: &Lua, ctx: &Ctx, ev: Event) -> mlua::Result<()> {
     match ev {
-        Event::ChildFinished => Ok(()),
+        Event::ChildFinished | Event::Interrupted => Ok(()),
         Event::Callback { id, args } => super::events::run_callback(lua, ctx, id, &args),
         Event::Error { info, gid, name } => {
             if !super::state::deliver_on_error(lua, gid, &name, &info) {

@@ -28,6 +28,8 @@ pub enum Reason {
     Signal,
     /// `reload_script()`: the old run is being replaced.
     Reload,
+    /// One goroutine's own time limit (a server handler's `handler_timeout`), not the run's.
+    Deadline,
 }
 
 impl Reason {
@@ -37,6 +39,7 @@ impl Reason {
             Reason::Exit => 2,
             Reason::Signal => 3,
             Reason::Reload => 4,
+            Reason::Deadline => 5,
         }
     }
     fn from_code(c: u8) -> Option<Reason> {
@@ -45,6 +48,7 @@ impl Reason {
             2 => Some(Reason::Exit),
             3 => Some(Reason::Signal),
             4 => Some(Reason::Reload),
+            5 => Some(Reason::Deadline),
             _ => None,
         }
     }
@@ -56,6 +60,7 @@ impl Reason {
             Reason::Exit => "exit: the run is ending (os.exit)",
             Reason::Signal => "interrupted: the run received a stop signal",
             Reason::Reload => "reload: the script is being reloaded",
+            Reason::Deadline => "deadline: the handler exceeded its time limit",
         }
     }
 }
@@ -245,6 +250,12 @@ impl InterruptHandle {
             #[cfg(not(solvm_tsan))]
             None => {}
         }
+    }
+
+    /// Why this goroutine was stopped, if [`InterruptHandle::fire`] was called since the last
+    /// [`InterruptHandle::reset`].
+    pub fn fired(&self) -> Option<Reason> {
+        Reason::from_code(self.reason.load(Ordering::Acquire))
     }
 
     /// Records that the innermost running thread has stopped running.
@@ -466,6 +477,7 @@ unsafe fn install_hook(state: *mut ffi::lua_State, reason: Reason) {
         Reason::Exit => Some(exit_hook),
         Reason::Signal => Some(signal_hook),
         Reason::Reload => Some(reload_hook),
+        Reason::Deadline => Some(deadline_hook),
     };
     ffi::lua_sethook(
         state,
@@ -510,6 +522,7 @@ cancel_hook!(timeout_hook, Reason::Timeout);
 cancel_hook!(exit_hook, Reason::Exit);
 cancel_hook!(signal_hook, Reason::Signal);
 cancel_hook!(reload_hook, Reason::Reload);
+cancel_hook!(deadline_hook, Reason::Deadline);
 
 /// Registry key holding `"file:line: "` of the first place cancellation stopped this state.
 pub const STOPPED_AT_KEY: &std::ffi::CStr = c"solvm.stopped_at";

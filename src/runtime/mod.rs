@@ -258,6 +258,19 @@ pub struct Ctx {
     pub events: crossbeam_channel::Receiver<goroutine::Event>,
 }
 
+impl Ctx {
+    /// `Err` with the reason when the run is cancelled or this goroutine alone was stopped (a
+    /// server handler past its deadline): what every blocking wait checks.
+    #[inline]
+    pub fn check(&self) -> mlua::Result<()> {
+        self.rt.cancel.check()?;
+        match self.interrupt.fired() {
+            None => Ok(()),
+            Some(r) => Err(mlua::Error::runtime(r.message())),
+        }
+    }
+}
+
 /// The [`Ctx`] of a state created by [`state::new_state`].
 pub fn ctx(lua: &mlua::Lua) -> Ctx {
     // Every state the runtime creates carries a Ctx; a missing one is a bug in the runtime, not input.

@@ -256,7 +256,7 @@ fn report_main_error(rt: &Shared, lua: &Lua, err: &mlua::Error) {
             }
             report::emit(&text);
         }
-        Some(Reason::Exit | Reason::Reload) => {}
+        Some(Reason::Exit | Reason::Reload | Reason::Deadline) => {}
         Some(Reason::Signal) => report::emit("interrupted: the run received a stop signal\n"),
         None => {
             rt.failed.store(true, Ordering::Relaxed);

@@ -166,6 +166,31 @@ impl Client {
         }
     }
 
+    /// Whether the server closes the connection now that its responses are read: true at end of
+    /// stream or a reset, false when more bytes arrive. Waits up to 10 s (an open connection that
+    /// stays silent counts as open).
+    pub fn closes(&mut self) -> bool {
+        if !self.buf.is_empty() {
+            return false;
+        }
+        self.stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut b = [0u8; 1];
+        let closed = match self.stream.read(&mut b) {
+            Ok(0) => true,
+            Ok(_) => false,
+            Err(e) => !matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ),
+        };
+        self.stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        closed
+    }
+
     /// Reads one response (Content-Length framed, or to end of stream).
     pub fn response(&mut self) -> Response {
         self.try_response().expect("a response")

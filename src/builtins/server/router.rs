@@ -120,32 +120,30 @@ impl Pattern {
         self.method == other.method && shape(self) == shape(other)
     }
 
-    /// Matches the path's segments; returns the bound wildcards.
-    fn match_path(&self, segs: &[&str]) -> Option<Vec<(String, String)>> {
+    /// Matches the path's decoded segments; returns the bound wildcards.
+    fn match_path(&self, segs: &[Vec<u8>]) -> Option<Params> {
         let mut params = Vec::new();
         let mut i = 0;
         for seg in &self.segments {
             match seg {
                 Segment::Literal(l) => {
-                    if segs.get(i).map(|s| percent_decode(s, false)) != Some(l.clone()) {
+                    if segs.get(i).map(Vec::as_slice) != Some(l.as_bytes()) {
                         return None;
                     }
                     i += 1;
                 }
                 Segment::Wild(name) => {
                     let s = segs.get(i).filter(|s| !s.is_empty())?;
-                    params.push((name.clone(), percent_decode(s, false)));
+                    params.push((name.clone(), s.clone()));
                     i += 1;
                 }
                 Segment::Rest(name) => {
-                    let rest = if i < segs.len() {
-                        segs[i..].join("/")
-                    } else {
+                    if i >= segs.len() {
                         // "/a/" must not match "/a".
                         return None;
-                    };
+                    }
                     if !name.is_empty() {
-                        params.push((name.clone(), percent_decode(&rest, false)));
+                        params.push((name.clone(), segs[i..].join(&b'/')));
                     }
                     return Some(params);
                 }
@@ -180,21 +178,22 @@ impl Pattern {
     }
 }
 
-/// Wildcard names and the path pieces they bound.
-pub type Params = Vec<(String, String)>;
+/// Wildcard names and the (decoded) path pieces they bound.
+pub type Params = Vec<(String, Vec<u8>)>;
 
 /// What routing decided.
 #[derive(Debug, PartialEq)]
 pub enum Route<'a, T> {
     Found {
         target: &'a T,
-        params: Vec<(String, String)>,
+        params: Params,
         pattern: &'a str,
     },
     NotFound,
     /// The path exists under other methods (listed for the `Allow` header).
     MethodNotAllowed(Vec<String>),
-    /// A subtree is registered and the request named its root without the slash.
+    /// A subtree is registered and the request named its root without the slash: the path to
+    /// redirect to (percent-encoded).
     Redirect(String),
 }
 
@@ -224,13 +223,12 @@ impl<T> Router<T> {
         Ok(())
     }
 
-    /// Routes `method path` (path without the query).
-    pub fn route(&self, method: &str, path: &str) -> Route<'_, T> {
-        let segs: Vec<&str> = path.strip_prefix('/').unwrap_or(path).split('/').collect();
+    /// Routes `method` and a clean path's decoded segments (`path::check`).
+    pub fn route(&self, method: &str, segs: &[Vec<u8>]) -> Route<'_, T> {
         let mut best: Option<(&Pattern, &T, Params)> = None;
         let mut allowed: Vec<String> = Vec::new();
         for (p, t) in &self.routes {
-            let Some(params) = p.match_path(&segs) else {
+            let Some(params) = p.match_path(segs) else {
                 continue;
             };
             if !p.allows(method) {
@@ -246,12 +244,17 @@ impl<T> Router<T> {
                 best = Some((p, t, params));
             }
         }
+        let ends_with_slash = segs.last().is_some_and(|s| s.is_empty());
+        let with_slash = || {
+            let mut w = segs.to_vec();
+            w.push(Vec::new());
+            w
+        };
         if let Some((p, t, params)) = best {
             // A subtree pattern reached only through its catch-all parent: Go redirects "/dir" to
             // "/dir/" when "/dir/" is registered.
-            if !path.ends_with('/') {
-                let with_slash = format!("{path}/");
-                let wsegs: Vec<&str> = with_slash[1..].split('/').collect();
+            if !ends_with_slash {
+                let wsegs = with_slash();
                 let better = self.routes.iter().any(|(q, _)| {
                     q.allows(method)
                         && q.rank() > p.rank()
@@ -259,7 +262,7 @@ impl<T> Router<T> {
                         && q.match_path(&wsegs).is_some()
                 });
                 if better {
-                    return Route::Redirect(with_slash);
+                    return Route::Redirect(super::path::encode(&wsegs));
                 }
             }
             return Route::Found {
@@ -273,18 +276,38 @@ impl<T> Router<T> {
             allowed.dedup();
             return Route::MethodNotAllowed(allowed);
         }
-        if !path.ends_with('/') {
-            let with_slash = format!("{path}/");
-            let wsegs: Vec<&str> = with_slash[1..].split('/').collect();
+        if !ends_with_slash {
+            let wsegs = with_slash();
             if self
                 .routes
                 .iter()
                 .any(|(q, _)| q.allows(method) && q.match_path(&wsegs).is_some())
             {
-                return Route::Redirect(with_slash);
+                return Route::Redirect(super::path::encode(&wsegs));
             }
         }
         Route::NotFound
+    }
+
+    /// Every method some pattern names (`OPTIONS *` lists them); `None` when a pattern without a
+    /// method makes every method possible.
+    pub fn methods(&self) -> Option<Vec<String>> {
+        let mut all = Vec::new();
+        for (p, _) in &self.routes {
+            match &p.method {
+                None => return None,
+                Some(m) => {
+                    all.push(m.clone());
+                    if m == "GET" {
+                        all.push("HEAD".into());
+                    }
+                }
+            }
+        }
+        all.push("OPTIONS".into());
+        all.sort();
+        all.dedup();
+        Some(all)
     }
 }
 
@@ -348,8 +371,15 @@ mod tests {
         r
     }
 
+    fn segs(path: &str) -> Vec<Vec<u8>> {
+        match crate::builtins::server::path::check(path.as_bytes()) {
+            crate::builtins::server::path::Checked::Clean(s) => s,
+            other => panic!("{path}: {other:?}"),
+        }
+    }
+
     fn found(r: &Router<String>, method: &str, path: &str) -> String {
-        match r.route(method, path) {
+        match r.route(method, &segs(path)) {
             Route::Found { target, .. } => target.clone(),
             Route::NotFound => "404".into(),
             Route::MethodNotAllowed(m) => format!("405 {}", m.join(",")),
@@ -416,12 +446,12 @@ mod tests {
     #[test]
     fn params_are_bound_and_decoded() {
         let r = router(&["/users/{id}/files/{rest...}"]);
-        match r.route("GET", "/users/J%C3%BCrgen/files/a/b%20c") {
+        match r.route("GET", &segs("/users/J%C3%BCrgen/files/a/b%20c")) {
             Route::Found { params, .. } => assert_eq!(
                 params,
                 vec![
-                    ("id".to_string(), "Jürgen".to_string()),
-                    ("rest".to_string(), "a/b c".to_string())
+                    ("id".to_string(), "Jürgen".as_bytes().to_vec()),
+                    ("rest".to_string(), b"a/b c".to_vec())
                 ]
             ),
             other => panic!("{other:?}"),

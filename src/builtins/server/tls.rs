@@ -49,18 +49,6 @@ pub enum Stream {
 }
 
 impl Stream {
-    /// Wraps `tcp` in TLS when the server has a configuration (the handshake happens on first use,
-    /// on the connection's own thread).
-    pub fn new(tcp: TcpStream, tls: Option<&Arc<ServerConfig>>) -> io::Result<Stream> {
-        Ok(match tls {
-            None => Stream::Plain(tcp),
-            Some(cfg) => {
-                let conn = ServerConnection::new(Arc::clone(cfg)).map_err(io::Error::other)?;
-                Stream::Tls(Box::new(StreamOwned::new(conn, tcp)))
-            }
-        })
-    }
-
     /// The TCP socket underneath.
     pub fn tcp(&self) -> &TcpStream {
         match self {
@@ -71,6 +59,10 @@ impl Stream {
 
     pub fn set_read_timeout(&self, d: Option<Duration>) -> io::Result<()> {
         self.tcp().set_read_timeout(d)
+    }
+
+    pub fn set_write_timeout(&self, d: Option<Duration>) -> io::Result<()> {
+        self.tcp().set_write_timeout(d)
     }
 
     /// Ends the connection; for TLS, sends close_notify first.

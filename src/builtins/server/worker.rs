@@ -1,549 +1,321 @@
-//! The server's threads: goroutines that each own a Lua state with copies of the server's handlers
-//! and the globals as of `start_server`, serve one connection at a time, run its handlers
-//! themselves and turn what a handler returns into a response. A handler error becomes a 500 and an `on_error` report; a
-//! handler over `--timeout` is interrupted, answered with 503, and the worker goes on.
+//! The server's worker threads: goroutines that each own a Lua state with copies of the server's
+//! handlers and the globals as of `start_server`. A worker drives an event loop
+//! (`event_loop::drive`) and runs the handlers of the requests it completes; a worker whose loop
+//! was handed on while its handler ran becomes a spare, waiting for a loop to drive. `workers`
+//! threads are kept; more start when handlers block with every kept one busy, and retire after
+//! [`RETIRE_AFTER`] idle. So threads follow the handlers in flight, never the open connections.
 
-use super::http::{Request, Response};
-use super::{HandlerDef, Live};
-use crate::runtime::goroutine::{self, route_error};
+use super::dispatch::Request;
+use super::event_loop::{self, LoopShared, Runner};
+use super::handler::Worker;
+use super::response::Response;
+use super::Live;
+use crate::runtime::goroutine::{self, GoInfo};
 use crate::runtime::interrupt::{InterruptHandle, Reason};
 use crate::runtime::report::ErrorInfo;
-use crate::runtime::state::GoState;
-use crossbeam_channel::Sender;
-use mlua::{Function, Lua, Table, Value as LuaValue};
+use crossbeam_channel::{Receiver, Sender};
 use parking_lot::Mutex;
-use std::net::{SocketAddr, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// What the control thread needs to see of one worker to enforce the handler time limit.
+/// How long a worker beyond the kept ones waits idle before it ends.
+const RETIRE_AFTER: Duration = Duration::from_secs(10);
+
+/// What the control thread sees of one worker, to enforce the handler time limit.
 pub struct WorkerSlot {
     busy_since: Mutex<Option<Instant>>,
     timed_out: AtomicBool,
-    interrupt: Arc<InterruptHandle>,
+    /// The worker's goroutine (replaced when its state is rebuilt).
+    info: Mutex<Arc<GoInfo>>,
 }
 
 impl WorkerSlot {
-    /// Interrupts the worker if its current handler call has run longer than `limit`. Fired under
-    /// the `busy_since` lock, so a worker that has just finished is never interrupted afterwards.
+    /// Stops the worker's handler if it has run longer than `limit`: under the `busy_since` lock,
+    /// so a worker that has just finished is never stopped afterwards.
     pub fn check_time(&self, limit: Duration) {
         let busy = self.busy_since.lock();
         if let Some(since) = *busy {
             if since.elapsed() > limit && !self.timed_out.swap(true, Ordering::AcqRel) {
-                self.interrupt.fire(Reason::Timeout);
+                self.info.lock().stop(Reason::Deadline);
             }
         }
     }
+
+    pub fn begin(&self) {
+        *self.busy_since.lock() = Some(Instant::now());
+    }
+
+    /// Ends a handler call; whether the time limit stopped it.
+    pub fn end(&self) -> bool {
+        *self.busy_since.lock() = None;
+        self.timed_out.swap(false, Ordering::AcqRel)
+    }
+
+    pub fn set_info(&self, info: Arc<GoInfo>) {
+        *self.info.lock() = info;
+    }
 }
 
-/// A connection as the accept loop hands it over.
-pub type Accepted = (TcpStream, SocketAddr);
-
-/// How long a server thread beyond the kept-ready ones waits idle for a connection before it ends.
-const RETIRE_AFTER: Duration = Duration::from_secs(10);
-
-/// The server's threads. Each owns one Lua state with the handlers and serves one connection at a
-/// time, running that connection's handlers itself, so a request never changes threads. `keep`
-/// threads (the `workers` setting) are started with the server and stay; more start as
-/// connections need them (at most `max_connections`, which the accept loop enforces) and end
-/// after [`RETIRE_AFTER`] idle. Idle threads wait on their own one-slot channel and are picked
-/// most recently idle first, so under light load the same few stay warm and the rest retire.
-pub struct Pool {
+/// The worker threads of one running server.
+pub struct Workers {
     keep: usize,
-    counts: Mutex<Counts>,
-    /// Every live thread's handler clock, for the control thread.
+    total: AtomicUsize,
+    idle: AtomicUsize,
+    started: AtomicUsize,
+    /// Loops for spare workers to drive; `None` tells a spare the server is done.
+    tx: Sender<Option<Arc<LoopShared>>>,
+    rx: Receiver<Option<Arc<LoopShared>>>,
+    /// Every live worker's handler clock.
     pub slots: Mutex<Vec<Arc<WorkerSlot>>>,
 }
 
-/// `None` tells an idle thread that the server has stopped.
-type Handoff = Option<Accepted>;
-
-#[derive(Default)]
-struct Counts {
-    total: usize,
-    started: usize,
-    /// Idle threads, most recently idle last: (thread number, its hand-off).
-    idle: Vec<(usize, Sender<Handoff>)>,
-    closed: bool,
-}
-
-impl Pool {
-    pub fn new(keep: usize) -> Pool {
-        Pool {
+impl Workers {
+    pub fn new(keep: usize) -> Workers {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        Workers {
             keep,
-            counts: Mutex::new(Counts::default()),
+            total: AtomicUsize::new(0),
+            idle: AtomicUsize::new(0),
+            started: AtomicUsize::new(0),
+            tx,
+            rx,
             slots: Mutex::new(Vec::new()),
         }
     }
 
-    /// No more connections: idle threads end now, busy ones after their connection.
-    pub fn close(&self) {
-        let mut c = self.counts.lock();
-        c.closed = true;
-        for (_, tx) in c.idle.drain(..) {
-            let _ = tx.try_send(None);
-        }
-    }
-
-    /// Every live thread's handler clock, checked against `limit`.
+    /// Every live worker's handler clock, checked against `limit`.
     pub fn check_time(&self, limit: Duration) {
         for s in self.slots.lock().iter() {
             s.check_time(limit);
         }
     }
+
+    /// How many worker threads are alive.
+    pub fn count(&self) -> usize {
+        self.total.load(Ordering::Acquire)
+    }
+
+    /// Ends the spare workers (the server is done).
+    pub fn close(&self) {
+        for _ in 0..self.total.load(Ordering::Acquire) + 1 {
+            let _ = self.tx.send(None);
+        }
+    }
 }
 
-/// Starts the threads kept ready for `live`.
-pub fn start_pool(live: &Arc<Live>) -> mlua::Result<()> {
-    for _ in 0..live.pool.keep {
-        live.pool.counts.lock().total += 1;
-        if let Err(e) = spawn(live, None) {
-            live.pool.counts.lock().total -= 1;
-            return Err(mlua::Error::runtime(format!(
-                "start_server: cannot start a worker thread: {e}"
-            )));
-        }
+/// Starts the kept workers; the first ones each take a loop.
+pub fn start(live: &Arc<Live>) -> std::io::Result<()> {
+    let keep = live.workers.keep.max(live.loops.len());
+    for i in 0..keep {
+        spawn(live, live.loops.get(i).cloned())?;
     }
     Ok(())
 }
 
-/// Gives an accepted connection to the most recently idle thread, or to a new one. False when no
-/// thread could take it (the connection is then closed).
-pub fn dispatch(live: &Arc<Live>, conn: Accepted) -> bool {
-    let mut counts = live.pool.counts.lock();
-    if counts.closed {
-        return false;
+/// Gives loop `shared` (put down for longer than the hand-off time) to a spare worker, or to a
+/// new one when none is spare.
+pub fn hand_off(live: &Arc<Live>, shared: Arc<LoopShared>) {
+    if live.workers.idle.load(Ordering::Acquire) > 0 {
+        let _ = live.workers.tx.send(Some(shared));
+        return;
     }
-    if let Some((_, tx)) = counts.idle.pop() {
-        // Under the lock, into an empty one-slot channel: never blocks, and a thread that
-        // retires meanwhile finds the connection before it goes.
-        return tx.try_send(Some(conn)).is_ok();
+    if let Err(e) = spawn(live, Some(shared)) {
+        crate::runtime::report::emit(&format!(
+            "server '{}': cannot start a worker thread: {e}\n",
+            live.name
+        ));
     }
-    counts.total += 1;
-    drop(counts);
-    if spawn(live, Some(conn)).is_err() {
-        live.pool.counts.lock().total -= 1;
-        return false;
-    }
-    true
 }
 
-/// Starts one server thread, serving `first` at once when given.
-fn spawn(live: &Arc<Live>, first: Option<Accepted>) -> std::io::Result<()> {
-    let index = {
-        let mut c = live.pool.counts.lock();
-        c.started += 1;
-        c.started
-    };
-    let rt = &live.rt;
-    let gid = rt.next_goroutine_id();
-    let interrupt = Arc::new(InterruptHandle::default());
-    let slot = Arc::new(WorkerSlot {
-        busy_since: Mutex::new(None),
-        timed_out: AtomicBool::new(false),
-        interrupt: Arc::clone(&interrupt),
-    });
-    let name = format!("server '{}' worker {index}", live.name);
-    // Parent 0: `wait()` in the starting goroutine must not wait for a server's workers.
-    let mailbox = goroutine::register(rt, gid, name.clone(), 0, None, interrupt);
+/// Starts one worker thread, driving `first` when given.
+fn spawn(live: &Arc<Live>, first: Option<Arc<LoopShared>>) -> std::io::Result<()> {
+    let workers = &live.workers;
+    workers.total.fetch_add(1, Ordering::AcqRel);
+    let index = workers.started.fetch_add(1, Ordering::AcqRel) + 1;
     let l = Arc::clone(live);
     let started = std::thread::Builder::new()
         .name(format!("server-{}-worker-{index}", live.name))
         .stack_size(super::CONNECTION_STACK)
-        .spawn(move || {
-            let rt = Arc::clone(&l.rt);
-            l.pool.slots.lock().push(Arc::clone(&slot));
-            let built = GoState::with_mailbox(&rt, mailbox)
-                .and_then(|state| Worker::new(state, &l, Arc::clone(&slot)));
-            match built {
-                Ok(worker) => {
-                    if let Some(conn) = first {
-                        super::serve_accepted(&l, Some(&worker), conn);
-                    }
-                    if let Err(e) = idle_loop(&l, &worker, index) {
-                        if rt.cancel.reason().is_none() {
-                            let info = ErrorInfo::from_lua_error(&e);
-                            goroutine::report_unhandled(&rt, &info, gid, &name, None);
-                        }
-                    }
-                    drop(worker);
-                }
-                Err(e) => {
-                    let info = ErrorInfo::from_lua_error(&e);
-                    goroutine::report_unhandled(&rt, &info, gid, &name, None);
-                    if let Some(conn) = first {
-                        super::serve_accepted(&l, None, conn);
-                    }
-                    l.pool.counts.lock().total -= 1;
-                }
-            }
-            l.pool.slots.lock().retain(|s| !Arc::ptr_eq(s, &slot));
-            goroutine::unregister(&rt, gid);
-        });
+        .spawn(move || run_worker(l, index, first));
     if let Err(e) = started {
-        goroutine::unregister(rt, gid);
+        workers.total.fetch_sub(1, Ordering::AcqRel);
         return Err(e);
     }
     Ok(())
 }
 
-/// Between connections: wait for the next one, run timer callbacks and `on_error` deliveries
-/// meanwhile, and end when the server stops, the run is cancelled, or (beyond the kept-ready
-/// threads) after [`RETIRE_AFTER`] idle. Takes this thread off the pool's counts when it returns.
-fn idle_loop(live: &Arc<Live>, worker: &Worker, index: usize) -> mlua::Result<()> {
-    let pool = &live.pool;
-    let ctx = &worker.state.ctx;
-    let lua = &worker.state.lua;
-    let (tx, rx) = crossbeam_channel::bounded::<Handoff>(1);
-    // Leaves the pool: off the idle list (unless a dispatcher already took this thread off it, in
-    // which case the connection it sent is closed and its slot freed) and out of the count.
-    let leave = || {
-        let mut c = pool.counts.lock();
-        c.idle.retain(|(i, _)| *i != index);
-        c.total -= 1;
-        if let Ok(Some(_conn)) = rx.try_recv() {
-            live.connection_ended();
+/// A worker thread: builds its state, then drives loops until the server is done.
+fn run_worker(live: Arc<Live>, index: usize, first: Option<Arc<LoopShared>>) {
+    let name = format!("server '{}' worker {index}", live.name);
+    let (worker, info) = Worker::build(&live, &name);
+    let slot = Arc::new(WorkerSlot {
+        busy_since: Mutex::new(None),
+        timed_out: AtomicBool::new(false),
+        info: Mutex::new(info),
+    });
+    live.workers.slots.lock().push(Arc::clone(&slot));
+    let mut runner = LuaRunner {
+        worker,
+        slot: Arc::clone(&slot),
+        name,
+    };
+    let mut next = first;
+    loop {
+        let shared = match next.take() {
+            Some(s) => s,
+            None => match wait_for_loop(&live, &mut runner) {
+                Some(s) => s,
+                None => break,
+            },
+        };
+        if let Some(p) = shared.pick_up() {
+            let _ = event_loop::drive(&shared, p, &live, &mut runner);
+        }
+        if live.all_loops_finished() {
+            break;
+        }
+    }
+    live.workers.slots.lock().retain(|s| !Arc::ptr_eq(s, &slot));
+    live.workers.total.fetch_sub(1, Ordering::AcqRel);
+    if let Some(w) = runner.worker.take() {
+        w.finish(&live);
+    }
+}
+
+/// A spare worker waits for a loop to drive, running its own timers and events meanwhile. `None`
+/// when it should end: the server is done, or it is beyond the kept ones and idle too long.
+fn wait_for_loop(live: &Arc<Live>, runner: &mut LuaRunner) -> Option<Arc<LoopShared>> {
+    let workers = &live.workers;
+    workers.idle.fetch_add(1, Ordering::AcqRel);
+    let retire_at = Instant::now() + RETIRE_AFTER;
+    let got = loop {
+        let events = runner.worker.as_ref().map(|w| w.events().clone());
+        let never = crossbeam_channel::never();
+        let events = events.as_ref().unwrap_or(&never);
+        let until = runner.next_timer().map_or(retire_at, |t| t.min(retire_at));
+        crossbeam_channel::select! {
+            recv(workers.rx) -> m => break m.ok().flatten(),
+            recv(events) -> ev => {
+                if let (Ok(ev), Some(w)) = (ev, runner.worker.as_ref()) {
+                    w.handle_event(ev);
+                }
+            }
+            default(until.saturating_duration_since(Instant::now())) => {
+                runner.between_requests();
+                if Instant::now() >= retire_at {
+                    if workers.total.load(Ordering::Acquire) > workers.keep.max(live.loops.len()) {
+                        // A loop sent at this very moment is still served.
+                        break workers.rx.try_recv().ok().flatten();
+                    }
+                    if live.all_loops_finished() {
+                        break None;
+                    }
+                }
+            }
         }
     };
-    loop {
-        {
-            let mut c = pool.counts.lock();
-            if c.closed {
-                c.total -= 1;
-                return Ok(());
-            }
-            c.idle.push((index, tx.clone()));
-        }
-        let next = loop {
-            crossbeam_channel::select! {
-                recv(rx) -> conn => break conn.ok().flatten(),
-                recv(ctx.rt.cancel.signal()) -> _ => break None,
-                recv(ctx.events) -> ev => {
-                    if let Ok(ev) = ev {
-                        if let Err(e) = goroutine::handle_event(lua, ctx, ev) {
-                            leave();
-                            return Err(e);
-                        }
-                    }
-                }
-                default(RETIRE_AFTER) => {
-                    let mut c = pool.counts.lock();
-                    if let Ok(conn) = rx.try_recv() {
-                        break conn;
-                    }
-                    if c.total > pool.keep {
-                        c.idle.retain(|(i, _)| *i != index);
-                        c.total -= 1;
-                        return Ok(());
-                    }
-                }
-            }
-        };
-        match next {
-            // The dispatcher took this thread off the idle list when it sent.
-            Some(conn) => super::serve_accepted(live, Some(worker), conn),
-            None => {
-                leave();
-                return Ok(());
-            }
-        }
-    }
+    workers.idle.fetch_sub(1, Ordering::AcqRel);
+    got
 }
 
-/// One server thread's Lua state, with copies of the server's HTTP handlers and the globals as of
-/// `start_server`.
-pub struct Worker {
-    state: GoState,
-    handlers: Vec<Function>,
-    json_encode: Function,
+/// A worker's Lua state as the loop sees it.
+struct LuaRunner {
+    /// `None` when the state could not be built: handler routes then get 500.
+    worker: Option<Worker>,
     slot: Arc<WorkerSlot>,
+    name: String,
 }
 
-impl Worker {
-    fn new(state: GoState, live: &Live, slot: Arc<WorkerSlot>) -> mlua::Result<Worker> {
-        let lua = &state.lua;
-        live.globals.install(lua)?;
-        let handlers = live
-            .http
-            .iter()
-            .map(|d| match d.func.to_lua(lua)? {
-                LuaValue::Function(f) => Ok(f),
-                _ => Err(mlua::Error::runtime(
-                    "a handler did not arrive as a function",
-                )),
-            })
-            .collect::<mlua::Result<Vec<Function>>>()?;
-        let json_encode: Function = lua.globals().get("json_encode")?;
-        Ok(Worker {
-            state,
-            handlers,
-            json_encode,
-            slot,
-        })
-    }
-
-    /// Runs pending timer callbacks and `on_error` deliveries (between requests).
-    pub fn poll_events(&self) {
-        let ctx = &self.state.ctx;
-        if let Err(e) = goroutine::drain_events(&self.state.lua, ctx) {
-            if ctx.rt.cancel.reason().is_none() {
-                let info = ErrorInfo::from_lua_error_in(&self.state.lua, &e);
-                let name = ctx.info.name.clone();
-                route_error(&ctx.rt, info, ctx.gid, &name, None);
-            }
-        }
-    }
-
-    /// Runs handler `index` for `req` and turns what it returns (or how it failed) into the
-    /// response.
-    pub fn handle(
-        &self,
-        live: &Live,
+impl Runner for LuaRunner {
+    fn run(
+        &mut self,
+        live: &Arc<Live>,
         index: usize,
         req: &Request,
-        params: &[(String, String)],
-        remote: &str,
+        peer: &SocketAddr,
     ) -> Response {
-        let lua = &self.state.lua;
-        let slot = &self.slot;
-        let def: &HandlerDef = &live.http[index];
-        *slot.busy_since.lock() = Some(Instant::now());
-        let result = request_table(lua, req, params, remote)
-            .and_then(|t| self.handlers[index].call::<LuaValue>(t))
-            .and_then(|v| to_response(lua, v, &self.json_encode));
-        *slot.busy_since.lock() = None;
-        let timed_out = slot.timed_out.swap(false, Ordering::AcqRel);
-        let rt = &live.rt;
-        let cancelled = rt.cancel.reason().is_some();
-        if timed_out && !cancelled {
-            slot.interrupt.reset();
-            let _ = lua.set_named_registry_value(
-                crate::runtime::interrupt::STOPPED_AT_KEY
-                    .to_str()
-                    .unwrap_or(""),
-                LuaValue::Nil,
-            );
-        }
-        let resp = match result {
-            Ok(r) => r,
-            Err(_) if cancelled => {
-                Response::text(503, "Service Unavailable: the server is stopping")
-            }
-            Err(e) => {
-                let mut info = ErrorInfo::from_lua_error_in(lua, &e);
-                let status = if timed_out {
-                    let limit = rt.config.timeout.unwrap_or_default();
-                    info.message = format!(
-                        "handler exceeded its time limit of {limit:?} (--timeout); the client got 503"
-                    );
-                    503
-                } else {
-                    500
+        live.handler_started();
+        self.slot.begin();
+        let outcome = match &self.worker {
+            Some(w) => w.handle(live, index, req, peer),
+            None => super::handler::Outcome::Answer(Response::text(
+                500,
+                "Internal Server Error: the handler's Lua state could not be built",
+            )),
+        };
+        let timed_out = self.slot.end();
+        live.handler_ended();
+        let resp = match outcome {
+            super::handler::Outcome::Answer(r) => r,
+            super::handler::Outcome::Failed(e) => {
+                let Some(w) = self.worker.as_ref() else {
+                    return Response::text(500, "Internal Server Error");
                 };
-                let name = format!("http handler '{}' (server '{}')", def.pattern, live.name);
-                route_error(rt, info, self.state.ctx.gid, &name, Some(&def.at));
-                if status == 503 {
-                    Response::text(503, "Service Unavailable: the handler took too long")
-                } else {
-                    Response::text(500, "Internal Server Error")
+                let resp = w.failure(live, index, &e, timed_out);
+                if timed_out {
+                    w.clear_deadline();
                 }
+                if is_out_of_memory(&e) {
+                    self.rebuild(live);
+                }
+                resp
             }
         };
         // A handler's prints must show up while the server runs, not at exit.
         crate::runtime::output::flush();
         resp
     }
-}
 
-fn lstr(lua: &Lua, b: impl AsRef<[u8]>) -> mlua::Result<mlua::LuaString> {
-    lua.create_string(b)
-}
-
-/// The `req` table a handler receives.
-fn request_table(
-    lua: &Lua,
-    req: &Request,
-    params: &[(String, String)],
-    remote: &str,
-) -> mlua::Result<Table> {
-    let t = lua.create_table_with_capacity(0, 9)?;
-    t.raw_set("method", lstr(lua, &req.method)?)?;
-    t.raw_set("path", lstr(lua, &req.path)?)?;
-    t.raw_set("query", lstr(lua, &req.query)?)?;
-    let qp = lua.create_table()?;
-    for (k, v) in super::router::parse_query(&req.query) {
-        // The first value wins, as Go's `Query().Get`.
-        if qp.raw_get::<LuaValue>(k.as_str())?.is_nil() {
-            qp.raw_set(k, v)?;
+    fn between_requests(&mut self) {
+        if let Some(w) = &self.worker {
+            w.poll_events();
         }
     }
-    t.raw_set("query_params", qp)?;
-    let headers = lua.create_table_with_capacity(0, req.headers.len())?;
-    for (name, value) in &req.headers {
-        let joined = match headers.raw_get::<Option<mlua::LuaString>>(name.as_str())? {
-            Some(prev) => {
-                let mut v = prev.as_bytes().to_vec();
-                v.extend_from_slice(b", ");
-                v.extend_from_slice(value);
-                v
-            }
-            None => value.clone(),
-        };
-        headers.raw_set(name.as_str(), lstr(lua, joined)?)?;
-    }
-    t.raw_set("headers", headers)?;
-    t.raw_set("body", lstr(lua, &req.body)?)?;
-    let ptable = lua.create_table_with_capacity(0, params.len())?;
-    for (k, v) in params {
-        ptable.raw_set(k.as_str(), v.as_str())?;
-    }
-    t.raw_set("params", ptable)?;
-    t.raw_set("remote_addr", remote)?;
-    Ok(t)
-}
 
-/// Bytes of a string or number body.
-fn body_bytes(lua: &Lua, v: &LuaValue) -> Option<Vec<u8>> {
-    match v {
-        LuaValue::String(s) => Some(s.as_bytes().to_vec()),
-        LuaValue::Integer(_) | LuaValue::Number(_) => lua
-            .coerce_string(v.clone())
-            .ok()
-            .flatten()
-            .map(|s| s.as_bytes().to_vec()),
-        _ => None,
+    fn next_timer(&self) -> Option<Instant> {
+        self.worker.as_ref().and_then(|w| w.next_timer())
     }
 }
 
-/// Go's default for a body without a declared type, reduced to what handlers send: HTML or text.
-fn sniff(body: &[u8]) -> &'static [u8] {
-    let start = body
-        .iter()
-        .position(|b| !b.is_ascii_whitespace())
-        .unwrap_or(body.len());
-    let head =
-        String::from_utf8_lossy(&body[start..body.len().min(start + 16)]).to_ascii_lowercase();
-    if head.starts_with("<!doctype html") || head.starts_with("<html") {
-        b"text/html; charset=utf-8"
-    } else {
-        b"text/plain; charset=utf-8"
+impl LuaRunner {
+    /// After a handler ran out of memory (`--memory-limit`): a fresh state, and the old one's
+    /// memory given back to the OS (SPEC §12).
+    fn rebuild(&mut self, live: &Arc<Live>) {
+        if let Some(old) = self.worker.take() {
+            old.finish(live);
+        }
+        crate::runtime::alloc::settle_thread();
+        // Safety: malloc_trim only walks glibc's own arenas.
+        unsafe {
+            libc::malloc_trim(0);
+        }
+        let (worker, info) = Worker::build(live, &self.name);
+        self.slot.set_info(info);
+        self.worker = worker;
     }
 }
 
-/// What a handler returned, as a response: `{status=, headers=, body=}`, a string (200, text), a
-/// table without those fields (JSON), or nothing (200, empty).
-fn to_response(lua: &Lua, v: LuaValue, json_encode: &Function) -> mlua::Result<Response> {
-    let json = |v: LuaValue| -> mlua::Result<Vec<u8>> {
-        let s: mlua::LuaString = json_encode.call(v)?;
-        Ok(s.as_bytes().to_vec())
-    };
-    let mut resp = Response {
-        status: 200,
-        headers: Vec::new(),
-        body: Vec::new(),
-    };
-    match v {
-        LuaValue::Nil => {}
-        LuaValue::String(_) | LuaValue::Integer(_) | LuaValue::Number(_) => {
-            resp.body = body_bytes(lua, &v).unwrap_or_default();
-            resp.headers
-                .push(("Content-Type".into(), sniff(&resp.body).to_vec()));
-        }
-        LuaValue::Table(t) => {
-            let status: LuaValue = t.raw_get("status")?;
-            let headers: LuaValue = t.raw_get("headers")?;
-            let body: LuaValue = t.raw_get("body")?;
-            if status.is_nil() && headers.is_nil() && body.is_nil() {
-                resp.body = json(LuaValue::Table(t))?;
-                resp.headers
-                    .push(("Content-Type".into(), b"application/json".to_vec()));
-                return Ok(resp);
-            }
-            resp.status = match status {
-                LuaValue::Nil => 200,
-                LuaValue::Integer(i) if (100..=999).contains(&i) => i as u16,
-                LuaValue::Number(n) if n.fract() == 0.0 && (100.0..=999.0).contains(&n) => n as u16,
-                other => {
-                    return Err(mlua::Error::runtime(format!(
-                    "handler returned an invalid status ({}); expected a number from 100 to 999",
-                    lua.coerce_string(other)
-                        .ok()
-                        .flatten()
-                        .map(|s| s.to_string_lossy())
-                        .unwrap_or_else(|| "not a number".into())
-                )))
-                }
-            };
-            match headers {
-                LuaValue::Nil => {}
-                LuaValue::Table(h) => {
-                    for pair in h.pairs::<mlua::LuaString, LuaValue>() {
-                        let (name, value) = pair?;
-                        let name = name.to_str()?.to_string();
-                        match &value {
-                            LuaValue::Table(list) => {
-                                for item in list.sequence_values::<LuaValue>() {
-                                    if let Some(b) = body_bytes(lua, &item?) {
-                                        resp.headers.push((name.clone(), b));
-                                    }
-                                }
-                            }
-                            v => match body_bytes(lua, v) {
-                                Some(b) => resp.headers.push((name, b)),
-                                None => {
-                                    return Err(mlua::Error::runtime(format!(
-                                    "handler returned header '{name}' as a {}; expected a string",
-                                    crate::runtime::args::type_name(v)
-                                )))
-                                }
-                            },
-                        }
-                    }
-                }
-                other => {
-                    return Err(mlua::Error::runtime(format!(
-                        "handler returned headers as a {}; expected a table",
-                        crate::runtime::args::type_name(&other)
-                    )))
-                }
-            }
-            let has_type = resp
-                .headers
-                .iter()
-                .any(|(n, _)| n.eq_ignore_ascii_case("content-type"));
-            match body {
-                LuaValue::Nil => {}
-                LuaValue::Table(_) => {
-                    resp.body = json(body)?;
-                    if !has_type {
-                        resp.headers
-                            .push(("Content-Type".into(), b"application/json".to_vec()));
-                    }
-                }
-                other => match body_bytes(lua, &other) {
-                    Some(b) => {
-                        if !has_type && !b.is_empty() {
-                            resp.headers
-                                .push(("Content-Type".into(), sniff(&b).to_vec()));
-                        }
-                        resp.body = b;
-                    }
-                    None => {
-                        return Err(mlua::Error::runtime(format!(
-                            "handler returned a body of type {}; expected a string or a table",
-                            crate::runtime::args::type_name(&other)
-                        )))
-                    }
-                },
-            }
-        }
-        other => {
-            return Err(mlua::Error::runtime(format!(
-                "handler returned a {}; expected a response table, a string or nil",
-                crate::runtime::args::type_name(&other)
-            )))
-        }
+/// Whether `e` (or what caused it) is Lua running out of memory.
+fn is_out_of_memory(e: &mlua::Error) -> bool {
+    match e {
+        mlua::Error::MemoryError(_) => true,
+        mlua::Error::CallbackError { cause, .. } => is_out_of_memory(cause),
+        mlua::Error::WithContext { cause, .. } => is_out_of_memory(cause),
+        other => other.to_string().contains("not enough memory"),
     }
-    Ok(resp)
+}
+
+/// Reports an error of a worker that is not a handler's (its state could not be built).
+pub fn report_worker_error(live: &Live, gid: u64, name: &str, e: &mlua::Error) {
+    if live.rt.cancel.reason().is_none() {
+        let info = ErrorInfo::from_lua_error(e);
+        goroutine::report_unhandled(&live.rt, &info, gid, name, None);
+    }
+}
+
+/// A fresh interrupt handle for a worker goroutine.
+pub fn new_interrupt() -> Arc<InterruptHandle> {
+    Arc::new(InterruptHandle::default())
 }

@@ -3,8 +3,10 @@
 //! handler with a `ws` object; `ws` crosses goroutines by reference (a chat room can broadcast to
 //! every connection). Its methods work both as `ws.send(x)` (the seed's style) and `ws:send(x)`.
 
-use super::http::Request;
-use super::{Conn, Live};
+use super::conn::Conn;
+use super::dispatch::Request;
+use super::response::Response;
+use super::Live;
 use crate::runtime::args::{bad_argument, check_number, nil_err, wrap_function};
 use crate::runtime::goroutine::{self, io_wait, route_error};
 use crate::runtime::interrupt::InterruptHandle;
@@ -29,9 +31,10 @@ pub struct WsConn {
     socket: Mutex<WebSocket<super::tls::Stream>>,
     closed: AtomicBool,
     remote_addr: String,
-    /// The request path and the pattern's wildcards, as `req.path` and `req.params`.
-    path: String,
-    params: Vec<(String, String)>,
+    /// The request path (clean, decoded) and the pattern's wildcards, as `req.path` and
+    /// `req.params`.
+    path: Vec<u8>,
+    params: Vec<(String, Vec<u8>)>,
     live: Arc<Live>,
 }
 
@@ -118,7 +121,7 @@ impl UserData for WsRef {
                     "params" => {
                         let t = lua.create_table()?;
                         for (name, value) in &conn.params {
-                            t.raw_set(name.as_str(), value.as_str())?;
+                            t.raw_set(name.as_str(), lua.create_string(value)?)?;
                         }
                         return Ok(LuaValue::Table(t));
                     }
@@ -265,7 +268,8 @@ fn receive(lua: &Lua, conn: &Arc<WsConn>, timeout: Option<f64>) -> mlua::Result<
             }
             Err(e) => {
                 let text = e.to_string();
-                conn.close(1009, "message too big or malformed");
+                let (code, reason) = close_code(&e);
+                conn.close(code, reason);
                 Ok(Some(Got::Failed(text)))
             }
         }
@@ -280,58 +284,99 @@ fn receive(lua: &Lua, conn: &Arc<WsConn>, timeout: Option<f64>) -> mlua::Result<
     }
 }
 
-/// Answers the upgrade on `conn` and runs handler `index` with the `ws` object, on this thread as
-/// a goroutine of its own.
-pub fn serve(
-    live: &Arc<Live>,
-    mut conn: Conn,
-    req: &Request,
-    index: usize,
-    params: Vec<(String, String)>,
-    remote: String,
-) {
-    let key = req.header("sec-websocket-key").map(|k| k.to_vec());
-    let version_ok = req.header("sec-websocket-version") == Some(b"13");
-    let Some(key) = key.filter(|_| version_ok) else {
-        let mut out = Vec::new();
-        let mut r = super::http::Response::text(
+/// The close code for a connection that failed with `e` (RFC 6455 §7.4.1).
+fn close_code(e: &WsError) -> (u16, &'static str) {
+    match e {
+        WsError::Capacity(_) => (1009, "message too big"),
+        WsError::Utf8(_) => (1007, "invalid UTF-8 in a text message"),
+        _ => (1002, "protocol error"),
+    }
+}
+
+/// Whether `key` is a valid `Sec-WebSocket-Key`: base64 of 16 bytes (RFC 6455 §4.1).
+fn valid_key(key: &[u8]) -> bool {
+    key.len() == 24
+        && key.ends_with(b"==")
+        && key[..22]
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || *b == b'+' || *b == b'/')
+}
+
+/// Takes an upgrade request off the event loop: its own thread, which answers the handshake and
+/// runs handler `index` as a goroutine of its own (the handler is a loop over the connection).
+pub fn start(live: &Arc<Live>, conn: Box<Conn>, req: Request, index: usize) {
+    live.ws_opened();
+    let l = Arc::clone(live);
+    let started = std::thread::Builder::new()
+        .name(format!("server-{}-ws", live.name))
+        .stack_size(super::CONNECTION_STACK)
+        .spawn(move || {
+            serve(&l, conn, req, index);
+            l.ws_closed();
+        });
+    if started.is_err() {
+        live.ws_closed();
+    }
+}
+
+/// Answers the upgrade and runs the handler with the `ws` object.
+fn serve(live: &Arc<Live>, conn: Box<Conn>, req: Request, index: usize) {
+    let peer = conn.peer;
+    let Ok((mut stream, leftover)) = conn.into_blocking() else {
+        return;
+    };
+    let _ = stream.set_write_timeout(Some(Duration::from_secs(30)));
+    let key = req
+        .head
+        .header("sec-websocket-key")
+        .map(|k| k.trim_ascii().to_vec());
+    let version_ok = req.head.header("sec-websocket-version") == Some(b"13");
+    let Some(key) = key.filter(|k| version_ok && valid_key(k)) else {
+        let r = Response::text(
             400,
-            "Bad Request: WebSocket version 13 and a key are required",
-        );
-        r.headers
-            .push(("Sec-WebSocket-Version".into(), b"13".to_vec()));
-        super::http::encode_response(&mut out, &r, false, false);
-        let _ = conn.stream.write_all(&out);
-        conn.stream.shutdown();
+            "Bad Request: WebSocket version 13 and a valid key are required",
+        )
+        .with("Sec-WebSocket-Version", "13");
+        let mut out = Vec::new();
+        let how = super::response::Framing {
+            keep_alive: false,
+            head: false,
+            http10: false,
+        };
+        super::response::encode(&mut out, &r, how);
+        let _ = stream.write_all(&out);
+        let _ = stream.flush();
+        stream.shutdown();
         return;
     };
     let accept = tungstenite::handshake::derive_accept_key(&key);
     let head = format!(
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
     );
-    if conn
-        .stream
+    if stream
         .write_all(head.as_bytes())
-        .and_then(|_| conn.stream.flush())
+        .and_then(|_| stream.flush())
         .is_err()
     {
         return;
     }
-    let leftover = conn.take_buffered();
-    let _ = conn.stream.set_read_timeout(Some(WS_SLICE));
+    let _ = stream.set_read_timeout(Some(WS_SLICE));
     let config = WebSocketConfig::default()
         .max_message_size(Some(live.max_body))
         .max_frame_size(Some(live.max_body));
-    let socket = WebSocket::from_partially_read(conn.stream, leftover, Role::Server, Some(config));
+    let socket = WebSocket::from_partially_read(stream, leftover, Role::Server, Some(config));
     let ws = Arc::new(WsConn {
         socket: Mutex::new(socket),
         closed: AtomicBool::new(false),
-        remote_addr: remote,
-        path: req.path.clone(),
-        params,
+        remote_addr: peer.to_string(),
+        path: super::path::joined(&req.segments),
+        params: req.params,
         live: Arc::clone(live),
     });
-    let def = &live.ws[index];
+    let Some(def) = live.ws.get(index) else {
+        ws.close(1011, "no handler");
+        return;
+    };
     let rt = Arc::clone(&live.rt);
     let gid = rt.next_goroutine_id();
     let name = format!(
@@ -346,6 +391,7 @@ pub fn serve(
         Some(def.at.clone()),
         Arc::new(InterruptHandle::default()),
     );
+    let mut failed = false;
     let outcome = (|| -> mlua::Result<()> {
         let state = GoState::with_mailbox(&rt, mailbox)?;
         let lua = &state.lua;
@@ -357,6 +403,7 @@ pub fn serve(
         };
         let ud = lua.create_userdata(WsRef(Arc::clone(&ws)))?;
         if let Err(e) = f.call::<()>(ud) {
+            failed = true;
             if rt.cancel.reason().is_none() {
                 let info = ErrorInfo::from_lua_error_in(lua, &e);
                 route_error(&rt, info, gid, &name, Some(&def.at));
@@ -366,11 +413,16 @@ pub fn serve(
         Ok(())
     })();
     if let Err(e) = outcome {
+        failed = true;
         if rt.cancel.reason().is_none() {
             let info = ErrorInfo::from_lua_error(&e);
             goroutine::report_unhandled(&rt, &info, gid, &name, Some(&def.at));
         }
     }
-    ws.close(1000, "");
+    if failed {
+        ws.close(1011, "handler error");
+    } else {
+        ws.close(1000, "");
+    }
     goroutine::unregister(&rt, gid);
 }
