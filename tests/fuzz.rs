@@ -5,7 +5,8 @@
 
 use mlua::{Lua, StdLib, Value as LuaValue};
 use proptest::prelude::*;
-use solvm::builtins::server::http::parse_head;
+use solvm::builtins::server::path;
+use solvm::builtins::server::request::{self, Framing, Head, Reject};
 use solvm::config::{parse_duration, parse_size};
 use solvm::runtime::cron::CronSchedule;
 use solvm::runtime::value::{self, Value};
@@ -160,20 +161,49 @@ fn http_mutated() -> impl Strategy<Value = Vec<u8>> {
     })
 }
 
-/// Heads that must parse (or be refused with a status), never panic.
+/// What the server's reader makes of `raw`: `Ok(None)` while the head is incomplete.
+fn parse_head(raw: &[u8]) -> Result<Option<(Head, usize)>, Reject> {
+    let skip = request::leading_blank_lines(raw);
+    let raw = &raw[skip..];
+    match request::find_head_end(raw, 0) {
+        None => request::check_incomplete(raw).map(|_| None),
+        Some(end) => request::parse_head(&raw[..end], 1 << 20).map(|h| Some((h, skip + end))),
+    }
+}
+
+fn status_of(raw: &[u8]) -> Option<u16> {
+    match parse_head(raw) {
+        Ok(Some(_)) => Some(200),
+        Ok(None) => None,
+        Err(r) => Some(r.status),
+    }
+}
+
+/// Heads near the edges, each with the answer RFC 9112 gives.
 #[test]
 fn http_parser_regressions() {
-    for raw in [
-        &b""[..],
-        b"\r\n",
-        b"GET / HTTP/1.1\r\n\r\n",
-        b"GET http:// HTTP/1.1\r\nHost: x\r\n\r\n",
-        b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n",
-        b"GET ? HTTP/1.1\r\nHost: x\r\n\r\n",
-        b"GET /://x HTTP/1.1\r\nHost: x\r\n\r\n",
-        b"GET / HTTP/1.1\r\nHost: x\r\nExpect: 100-CONTINUE\r\n\r\n",
+    for (raw, want) in [
+        (&b""[..], None),
+        (b"\r\n", None),
+        (b"GET / HTTP/1.1\r\n\r\n", Some(400)),
+        (b"GET http:// HTTP/1.1\r\nHost: x\r\n\r\n", Some(400)),
+        (b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n", Some(200)),
+        (b"GET ? HTTP/1.1\r\nHost: x\r\n\r\n", Some(400)),
+        (b"GET /://x HTTP/1.1\r\nHost: x\r\n\r\n", Some(200)),
+        (
+            b"GET / HTTP/1.1\r\nHost: x\r\nExpect: 100-CONTINUE\r\n\r\n",
+            Some(200),
+        ),
+        (b"\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n", Some(200)),
+        (b"GET / HTTP/1.1\nHost: x\n\n", Some(200)),
+        (b"GET / HTTP/1.1\r\nHost: x\r\n\r", None),
+        (b"GET / HTTP/1.1\rHost: x\r\n\r\n", Some(400)),
+        (
+            b"GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 0\r\n\r\n",
+            Some(400),
+        ),
     ] {
-        let _ = parse_head(raw);
+        assert_eq!(status_of(raw), want, "{:?}", String::from_utf8_lossy(raw));
     }
 }
 
@@ -181,14 +211,60 @@ proptest! {
     #[test]
     fn http_parser_never_panics_on_bytes(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
         let _ = parse_head(&bytes);
+        let _ = path::check(&bytes);
     }
 
     #[test]
     fn http_parser_never_panics_on_mutated_requests(bytes in http_mutated()) {
-        if let Ok(Some((req, n, _))) = parse_head(&bytes) {
-            prop_assert!(n <= bytes.len());
-            prop_assert!(req.path.starts_with('/') || req.path == "*");
+        match parse_head(&bytes) {
+            Ok(Some((head, n))) => {
+                prop_assert!(n <= bytes.len());
+                prop_assert!(head.raw_path.starts_with(b"/") || head.raw_path == b"*");
+                // A framing the server accepted is never ambiguous.
+                let te = head.header("transfer-encoding").is_some();
+                let cl = head.header("content-length").is_some();
+                match head.framing {
+                    Framing::Chunked => prop_assert!(te && !cl && head.minor == 1),
+                    Framing::Length(_) => prop_assert!(cl && !te),
+                    Framing::None => prop_assert!(!te && !cl),
+                }
+                // What is routed is clean: no dot segments, no empty segment but a last one.
+                if let path::Checked::Clean(segs) = path::check(&head.raw_path) {
+                    for (i, s) in segs.iter().enumerate() {
+                        prop_assert!(s != b"." && s != b"..");
+                        prop_assert!(!s.is_empty() || i + 1 == segs.len());
+                    }
+                }
+            }
+            Ok(None) => prop_assert!(bytes.len() <= request::MAX_HEAD_BYTES),
+            Err(r) => prop_assert!([400, 413, 414, 417, 431, 501, 505].contains(&r.status)),
         }
+    }
+
+    #[test]
+    fn chunked_bodies_decode_the_same_in_any_pieces(
+        chunks in prop::collection::vec(prop::collection::vec(any::<u8>(), 1..40), 0..6),
+        cut in any::<prop::sample::Index>(),
+    ) {
+        let mut wire = Vec::new();
+        let mut want = Vec::new();
+        for c in &chunks {
+            wire.extend_from_slice(format!("{:x}\r\n", c.len()).as_bytes());
+            wire.extend_from_slice(c);
+            wire.extend_from_slice(b"\r\n");
+            want.extend_from_slice(c);
+        }
+        wire.extend_from_slice(b"0\r\n\r\n");
+        let at = cut.index(wire.len() + 1);
+        let mut dec = request::Chunked::default();
+        let mut body = Vec::new();
+        let (used, done) = dec.feed(&wire[..at], &mut body, 1 << 20).unwrap();
+        prop_assert!(!done || at == wire.len());
+        let mut rest = wire[used..at].to_vec();
+        rest.extend_from_slice(&wire[at..]);
+        let (used2, done2) = dec.feed(&rest, &mut body, 1 << 20).unwrap();
+        prop_assert!(done2 && used2 == rest.len());
+        prop_assert_eq!(body, want);
     }
 
     #[test]

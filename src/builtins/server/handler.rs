@@ -311,14 +311,16 @@ fn to_response(lua: &Lua, v: LuaValue, json_encode: &Function) -> mlua::Result<R
                     ))
                 })?,
                 LuaValue::Number(n) if n.fract() == 0.0 && (0.0..=65535.0).contains(&n) => n as u16,
-                other => return Err(mlua::Error::runtime(format!(
+                other => {
+                    return Err(mlua::Error::runtime(format!(
                     "handler returned an invalid status ({}); expected a number from 200 to 599",
                     lua.coerce_string(other)
                         .ok()
                         .flatten()
                         .map(|s| s.to_string_lossy())
                         .unwrap_or_else(|| "not a number".into())
-                ))),
+                )))
+                }
             };
             match headers {
                 LuaValue::Nil => {}
