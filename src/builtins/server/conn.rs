@@ -33,6 +33,10 @@ pub struct BodyState {
     pub remaining: usize,
 }
 
+/// A connection that failed (reset, TLS error): it is dropped.
+#[derive(Debug)]
+pub struct Broken;
+
 /// How a connection ends once its output is sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Closing {
@@ -133,7 +137,7 @@ impl Conn {
     /// Reads what the socket has, up to [`READ_LIMIT`], into `inbuf`: `Ok(true)` when new bytes
     /// arrived. Sets `eof` when the client has closed its side, `more` when the read stopped at
     /// its limit. `Err` when the connection failed (reset, TLS error): drop it.
-    pub fn read(&mut self, scratch: &mut [u8]) -> Result<bool, ()> {
+    pub fn read(&mut self, scratch: &mut [u8]) -> Result<bool, Broken> {
         self.more = false;
         if self.tls.is_some() {
             return self.read_tls(scratch);
@@ -159,14 +163,14 @@ impl Conn {
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(total > 0),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => return Err(()),
+                Err(_) => return Err(Broken),
             }
         }
     }
 
-    fn read_tls(&mut self, scratch: &mut [u8]) -> Result<bool, ()> {
+    fn read_tls(&mut self, scratch: &mut [u8]) -> Result<bool, Broken> {
         let Some(tls) = self.tls.as_mut() else {
-            return Err(());
+            return Err(Broken);
         };
         let mut total = 0;
         loop {
@@ -175,14 +179,14 @@ impl Conn {
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(total > 0),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(_) => return Err(()),
+                Err(_) => return Err(Broken),
             }
             let state = match tls.process_new_packets() {
                 Ok(s) => s,
                 Err(_) => {
                     // Send the alert rustls queued, best effort, then give up.
                     let _ = tls.write_tls(&mut self.sock);
-                    return Err(());
+                    return Err(Broken);
                 }
             };
             let mut plain = state.plaintext_bytes_to_read();

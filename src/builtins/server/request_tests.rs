@@ -304,7 +304,7 @@ fn chunked_bodies() {
         chunked(b"A\r\n0123456789\r\n0\r\n\r\n").unwrap().0,
         b"0123456789"
     );
-    assert_eq!(chunked(b"0000\r\n\r\n").unwrap().2, true);
+    assert!(chunked(b"0000\r\n\r\n").unwrap().2);
     for bad in [
         &b"   5\r\nhello\r\n0\r\n\r\n"[..],
         b"+5\r\nhello\r\n0\r\n\r\n",

@@ -311,7 +311,7 @@ pub fn start(live: &Arc<Live>, conn: Box<Conn>, req: Request, index: usize) {
         .name(format!("server-{}-ws", live.name))
         .stack_size(super::CONNECTION_STACK)
         .spawn(move || {
-            serve(&l, conn, req, index);
+            serve(&l, *conn, req, index);
             l.ws_closed();
         });
     if started.is_err() {
@@ -320,7 +320,7 @@ pub fn start(live: &Arc<Live>, conn: Box<Conn>, req: Request, index: usize) {
 }
 
 /// Answers the upgrade and runs the handler with the `ws` object.
-fn serve(live: &Arc<Live>, conn: Box<Conn>, req: Request, index: usize) {
+fn serve(live: &Arc<Live>, conn: Conn, req: Request, index: usize) {
     let peer = conn.peer;
     let Ok((mut stream, leftover)) = conn.into_blocking() else {
         return;
@@ -363,7 +363,9 @@ fn serve(live: &Arc<Live>, conn: Box<Conn>, req: Request, index: usize) {
     let _ = stream.set_read_timeout(Some(WS_SLICE));
     let config = WebSocketConfig::default()
         .max_message_size(Some(live.max_body))
-        .max_frame_size(Some(live.max_body));
+        // The message limit is max_body; frames may be a little larger than a tiny max_body, so
+        // an oversized control frame is told apart (1002) from an oversized message (1009).
+        .max_frame_size(Some(live.max_body.max(4096)));
     let socket = WebSocket::from_partially_read(stream, leftover, Role::Server, Some(config));
     let ws = Arc::new(WsConn {
         socket: Mutex::new(socket),
