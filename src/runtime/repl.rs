@@ -199,6 +199,10 @@ impl Reader {
                     if let Ok(line) = &read {
                         if !line.trim().is_empty() {
                             let _ = editor.add_history_entry(line.as_str());
+                            // At once: `os.exit` ends the process without unwinding.
+                            if let Some(h) = &history {
+                                let _ = editor.append_history(h);
+                            }
                         }
                     }
                     if line_tx.send(read).is_err() {
@@ -266,25 +270,36 @@ impl Reader {
 
 /// The terminal's settings at start, put back when the session ends: a session ended while the
 /// editor thread waits in raw mode (`os.exit` from a timer) must not leave the terminal raw.
-struct TerminalGuard(Option<libc::termios>);
+struct TerminalGuard;
+
+/// The settings [`TerminalGuard`] saved, for [`restore_terminal`].
+static SAVED_TERMINAL: Mutex<Option<libc::termios>> = Mutex::new(None);
 
 impl TerminalGuard {
     fn save() -> TerminalGuard {
         // Safety: tcgetattr only writes the struct we hand it; stdin may not be a terminal.
-        unsafe {
+        let saved = unsafe {
             let mut t: libc::termios = std::mem::zeroed();
-            TerminalGuard((libc::tcgetattr(0, &mut t) == 0).then_some(t))
-        }
+            (libc::tcgetattr(0, &mut t) == 0).then_some(t)
+        };
+        *SAVED_TERMINAL.lock() = saved;
+        TerminalGuard
     }
 }
 
 impl Drop for TerminalGuard {
     fn drop(&mut self) {
-        if let Some(t) = &self.0 {
-            // Safety: puts back settings tcgetattr gave for the same descriptor.
-            unsafe {
-                libc::tcsetattr(0, libc::TCSANOW, t);
-            }
+        restore_terminal();
+    }
+}
+
+/// Puts the terminal back as the REPL found it, if a REPL is running (`os.exit` ends the process
+/// without unwinding, maybe while the line editor has the terminal in raw mode).
+pub fn restore_terminal() {
+    if let Some(t) = SAVED_TERMINAL.lock().as_ref() {
+        // Safety: puts back settings tcgetattr gave for the same descriptor.
+        unsafe {
+            libc::tcsetattr(0, libc::TCSANOW, t);
         }
     }
 }
