@@ -60,7 +60,10 @@ pub fn default_cpath() -> String {
 /// the default.
 fn setpath(var: &str, default: &str) -> String {
     let value = std::env::var_os(format!("{var}_5_4")).or_else(|| std::env::var_os(var));
-    expand_path(value.as_deref().map(|v| v.to_string_lossy()).as_deref(), default)
+    expand_path(
+        value.as_deref().map(|v| v.to_string_lossy()).as_deref(),
+        default,
+    )
 }
 
 /// The variable's value as it is, with its first `;;` replaced by the default; the default when the
