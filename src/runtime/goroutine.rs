@@ -27,6 +27,9 @@ pub enum Event {
     ChildFinished,
     /// Run callback `id` (a file watch) with these arguments.
     Callback { id: u64, args: Vec<Value> },
+    /// This goroutine's interrupt was fired (Ctrl-C at the REPL): a blocking wait stops with its
+    /// error, as running Lua code does through the hook. Stale once the interrupt was reset.
+    Interrupt,
 }
 
 /// What a goroutine is doing, as far as lifetime and deadlock detection care.
@@ -590,6 +593,10 @@ fn leak_sample(lua: &Lua, ctx: &Ctx) {
 pub fn handle_event(lua: &Lua, ctx: &Ctx, ev: Event) -> mlua::Result<()> {
     match ev {
         Event::ChildFinished => Ok(()),
+        Event::Interrupt => match ctx.interrupt.fired() {
+            Some(reason) => Err(mlua::Error::runtime(reason.message())),
+            None => Ok(()),
+        },
         Event::Callback { id, args } => super::events::run_callback(lua, ctx, id, &args),
         Event::Error { info, gid, name } => {
             if !super::state::deliver_on_error(lua, gid, &name, &info) {

@@ -462,8 +462,9 @@ fn start_supervisor(
                     report::emit(&format!(
                         "timeout: the run exceeded its time limit of {:?} (--timeout) and did not stop within \
                          {HARD_STOP_GRACE:?} (blocked in a C call such as os.execute or io.read, or in a __gc \
-                         finalizer); exiting\n",
-                        limit.unwrap_or_default()
+                         finalizer); exiting; {}\n",
+                        limit.unwrap_or_default(),
+                        interrupt::LIFT_TIMEOUT
                     ));
                     output::flush();
                     std::process::exit(Outcome::Timeout.exit_code());

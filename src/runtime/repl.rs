@@ -11,7 +11,6 @@ use super::{events, goroutine, output};
 use mlua::{Function, Lua, MultiValue};
 use parking_lot::Mutex;
 use rustyline::error::ReadlineError;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 /// Name of the chunks the prompt runs, as in `lua5.4`: errors read `stdin:1: message`.
@@ -104,41 +103,52 @@ fn history_file() -> Option<std::path::PathBuf> {
     std::env::var_os("HOME").map(|home| std::path::Path::new(&home).join(".solvm_history"))
 }
 
-/// Ctrl-C while a line runs: the first stops the line's Lua code (as `lua5.4` does), a second one
-/// (say, the line is blocked in `receive`) ends the session. At the prompt the terminal is in raw
-/// mode, so Ctrl-C reaches rustyline as a key instead.
+/// Ctrl-C while a line runs stops it wherever it is and brings the prompt back with the state kept,
+/// as `lua5.4`'s does for running Lua code: the interrupt hook stops Lua code, and an
+/// [`goroutine::Event::Interrupt`] wakes a wait (`sleep`, `receive`, `wait`, socket I/O). Further
+/// Ctrl-Cs do the same again. Only a line that has ignored them for [`STUCK_AFTER`] (a blocking C
+/// call such as `io.read` that neither reaches) is given up on: a third Ctrl-C then ends the session.
+/// At the prompt the terminal is in raw mode, so Ctrl-C reaches rustyline as a key instead.
 struct CtrlC {
-    /// Ctrl-Cs since the current line started running; `None` while no line runs.
-    hits: Arc<Mutex<Option<u32>>>,
+    hits: Arc<Mutex<Hits>>,
     handle: Option<signal_hook::iterator::Handle>,
 }
 
+/// While a line runs: how many Ctrl-Cs it got and when the first came; `None` between lines.
+type Hits = Option<(u32, Option<std::time::Instant>)>;
+
+/// How long a line may ignore Ctrl-C before a third one ends the session.
+const STUCK_AFTER: std::time::Duration = std::time::Duration::from_secs(2);
+
 impl CtrlC {
     fn install(state: &GoState) -> CtrlC {
-        let hits: Arc<Mutex<Option<u32>>> = Arc::new(Mutex::new(None));
+        let hits: Arc<Mutex<Hits>> = Arc::new(Mutex::new(None));
         let handle = signal_hook::iterator::Signals::new([signal_hook::consts::SIGINT])
             .ok()
             .map(|mut signals| {
                 let handle = signals.handle();
-                let (hits, interrupt, rt) = (
+                let (hits, interrupt, events) = (
                     Arc::clone(&hits),
                     Arc::clone(&state.ctx.interrupt),
-                    Arc::clone(&state.ctx.rt),
+                    state.ctx.info.events.clone(),
                 );
                 std::thread::spawn(move || {
                     for _ in signals.forever() {
                         let mut hits = hits.lock();
-                        match hits.as_mut() {
-                            None => {}
-                            Some(n @ 0) => {
-                                *n = 1;
-                                interrupt.fire(Reason::Signal);
-                            }
-                            Some(_) => {
-                                rt.exit_code.store(130, Ordering::Relaxed);
-                                rt.cancel(Reason::Signal);
-                            }
+                        let Some((n, first)) = hits.as_mut() else {
+                            continue;
+                        };
+                        *n += 1;
+                        let first = *first.get_or_insert_with(std::time::Instant::now);
+                        if *n >= 3 && first.elapsed() >= STUCK_AFTER {
+                            output::flush();
+                            eprintln!(
+                                "\nsolvm: the line did not stop (blocked in a C call such as io.read?); ending the session"
+                            );
+                            super::exit_now(130);
                         }
+                        interrupt.fire(Reason::Signal);
+                        let _ = events.send(goroutine::Event::Interrupt);
                     }
                 });
                 handle
@@ -148,10 +158,11 @@ impl CtrlC {
 
     /// Runs one evaluation with Ctrl-C interrupting it.
     fn around(&self, state: &GoState, eval: impl FnOnce() -> Eval) -> Eval {
-        *self.hits.lock() = Some(0);
+        *self.hits.lock() = Some((0, None));
         let result = eval();
         let hits = self.hits.lock().take();
-        if hits.unwrap_or(0) > 0 && state.ctx.rt.cancel.reason().is_none() {
+        if hits.is_some_and(|(n, _)| n > 0) && state.ctx.rt.cancel.reason().is_none() {
+            // An `Interrupt` event still queued is stale from here on (`fired` is `None`).
             state.ctx.interrupt.reset();
         }
         result

@@ -247,8 +247,10 @@ fn report_main_error(rt: &Shared, lua: &Lua, err: &mlua::Error) {
                 .timeout
                 .map(|d| format!("{d:?}"))
                 .unwrap_or_default();
-            let mut text =
-                format!("timeout: the run exceeded its time limit of {limit} (--timeout)\n");
+            let mut text = format!(
+                "timeout: the run exceeded its time limit of {limit} (--timeout); {}\n",
+                super::interrupt::LIFT_TIMEOUT
+            );
             match stopped_at(lua)
                 .or_else(|| info.location.as_ref().map(|(f, l)| format!("{f}:{l}")))
             {
