@@ -120,3 +120,25 @@ fn package_paths_are_debians() {
                   print(package.cpath:find('/usr/local/lib/lua/5.4/?.so', 1, true) ~= nil)\n";
     check(&run(script), "true\ntrue\ntrue\n");
 }
+
+/// The example of docs/modules.md's "C modules" section, as written there.
+const DOCS_EXAMPLE: &str = r#"local cjson = require("cjson")
+local lpeg = require("lpeg")
+print(cjson.encode({ok = true}), lpeg.match(lpeg.C(lpeg.R("az") ^ 1), "abc1"))
+go(function()                              -- each goroutine loads its own copy into its own state
+  local lfs = require("lfs")
+  print(lfs.attributes(".", "mode"))
+end)
+wait()
+"#;
+
+#[test]
+fn the_docs_example_runs_as_written() {
+    let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/modules.md"))
+        .expect("read docs/modules.md");
+    assert!(
+        docs.contains(&format!("```lua\n{DOCS_EXAMPLE}```")),
+        "docs/modules.md no longer holds this example"
+    );
+    check(&run(DOCS_EXAMPLE), "{\"ok\":true}\tabc\ndirectory\n");
+}
