@@ -330,7 +330,7 @@ pub const BUILTINS: &[Builtin] = &[
     f("trace", &["message?: string"], &[], "Prints this goroutine's call stack to stderr."),
     f("on_error", &["handler: fun(message: string, info: ErrorInfo)|nil"], &[], "Receives the uncaught errors of every goroutine, handler and callback; `nil` removes it."),
     f("reload_script", &[], &["boolean # false when the new version does not compile"], "Restarts the run from the script on disk; a syntax error keeps the current run."),
-    f("os.exit", &["code?: integer|boolean"], &[], "Ends the whole run cleanly from any goroutine (output flushed, servers closed)."),
+    f("os.exit", &["code?: integer|boolean", "close?: boolean"], &[], "Ends the process at once from any goroutine, as stock Lua's (output flushed; uncatchable); `close` closes this goroutine's state first, so its `<close>` variables and finalizers run."),
     // Channels.
     ov(f("chan", &["name?: string", "size?: integer"], &["Channel"], "A channel: named (shared registry) or anonymous; size 0 is an unbuffered rendezvous."), &["fun(size?: integer): Channel"]),
     f("send", &["ch: string|Channel", "value: any", "timeout?: number"], &["boolean # false on timeout"], "Sends a value, blocking while the buffer is full; an error on a closed channel."),
