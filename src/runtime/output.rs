@@ -32,6 +32,49 @@ pub fn prompting(on: bool) {
     PROMPTING.store(on, Ordering::Release);
 }
 
+/// Stdout locked for writing one line in pieces (`print`'s values and tabs, without joining them
+/// first); dropping it flushes the line and unlocks. `None` while the REPL's prompt waits for input:
+/// the line must then be whole, for the prompt's printer ([`write_line`]).
+pub struct LineWriter(*mut libc::FILE);
+
+/// Locks stdout for one line, unless the REPL's prompt is waiting (see [`LineWriter`]).
+pub fn line_writer() -> Option<LineWriter> {
+    if PROMPTING.load(Ordering::Acquire) {
+        return None;
+    }
+    // Safety: `stdout` is initialised by libc before main and never reassigned by us; flockfile
+    // makes the line atomic with respect to other threads using the stream.
+    unsafe {
+        let out = C_STDOUT;
+        flockfile(out);
+        Some(LineWriter(out))
+    }
+}
+
+impl LineWriter {
+    pub fn write(&mut self, bytes: &[u8]) {
+        // Safety: the stream is locked by this writer.
+        unsafe {
+            fwrite_unlocked(
+                bytes.as_ptr() as *const libc::c_void,
+                1,
+                bytes.len(),
+                self.0,
+            );
+        }
+    }
+}
+
+impl Drop for LineWriter {
+    fn drop(&mut self) {
+        // Safety: the stream was locked by `line_writer`.
+        unsafe {
+            fflush_unlocked(self.0);
+            funlockfile(self.0);
+        }
+    }
+}
+
 /// Writes `line` (already ending in '\n') to stdout as one unit, and flushes it.
 pub fn write_line(line: &[u8]) {
     if PROMPTING.load(Ordering::Acquire) {
