@@ -1,9 +1,12 @@
-//! The REPL through a real pseudo-terminal: timers fire while the prompt waits for input, and
-//! `os.exit` from a timer ends the session even though the line editor is still waiting, and Ctrl-C
-//! (SIGINT) stops a running line, after which the prompt works again.
+//! The REPL through a real pseudo-terminal, which is the REPL's controlling terminal, so a typed ^C
+//! becomes SIGINT as at a real terminal: timers fire while the prompt waits for input, `os.exit`
+//! from a timer ends the session even though the line editor is still waiting, and Ctrl-C stops a
+//! running line wherever it is (a loop, `sleep`, `receive`), after which the prompt works again with
+//! the state kept. Every step waits for the prompt or the output it expects; nothing sleeps.
 
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -34,15 +37,24 @@ impl Pty {
             unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
         let home = std::env::temp_dir().join(format!("solvm-repl-{test}-{}", std::process::id()));
         std::fs::create_dir_all(&home).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_solvm"))
-            .env("TERM", "xterm")
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_solvm"));
+        cmd.env("TERM", "xterm")
             .env("HOME", &home)
             .env("NO_COLOR", "1")
             .stdin(Stdio::from(slave.try_clone().unwrap()))
             .stdout(Stdio::from(slave.try_clone().unwrap()))
-            .stderr(Stdio::from(slave))
-            .spawn()
-            .unwrap();
+            .stderr(Stdio::from(slave));
+        // Safety: only async-signal-safe calls between fork and exec: a new session whose
+        // controlling terminal is the pty (stdin), so the line discipline turns ^C into SIGINT.
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let child = cmd.spawn().unwrap();
         Pty {
             master: std::fs::File::from(master),
             child,
@@ -77,6 +89,11 @@ impl Pty {
                 Ok(n) => self.seen.push_str(&String::from_utf8_lossy(&buf[..n])),
             }
         }
+    }
+
+    /// Types Ctrl-C.
+    fn ctrl_c(&mut self) {
+        self.master.write_all(b"\x03").unwrap();
     }
 
     fn type_line(&mut self, line: &str) {
@@ -143,12 +160,11 @@ fn ctrl_c_stops_a_running_loop_and_the_prompt_works_again() {
     let mut p = Pty::start("ctrl-c");
     p.expect("Ctrl-D to exit");
     p.expect("> ");
-    p.type_line("print('spinning') while true do end");
+    // The marker is joined at run time: the echo of the typed line must not match it.
+    p.type_line("print('spin' .. 'ning') while true do end");
+    // Printed by the running line: the loop is on (the hook stops it even if not yet entered).
     p.expect("spinning");
-    std::thread::sleep(Duration::from_millis(200));
-    // The pty is not the child's controlling terminal, so ^C would not become SIGINT: send it.
-    // Safety: kill(2) on the PID of the child this test started.
-    unsafe { libc::kill(p.child.id() as i32, libc::SIGINT) };
+    p.ctrl_c();
     p.expect("interrupted");
     p.expect("> ");
     p.type_line("1 + 1");
@@ -156,4 +172,44 @@ fn ctrl_c_stops_a_running_loop_and_the_prompt_works_again() {
     p.expect("> ");
     p.type_line("os.exit(0)");
     assert_eq!(p.wait_exit(), Some(0), "{:?}", p.seen);
+}
+
+#[test]
+fn ctrl_c_stops_a_blocked_line_and_keeps_the_state() {
+    let mut p = Pty::start("ctrl-c-blocked");
+    p.expect("Ctrl-D to exit");
+    p.expect("> ");
+    p.type_line("x = 41 ch = chan()");
+    p.expect("> ");
+    for (i, (line, running)) in [
+        ("print('sleep' .. 'ing') sleep(60)", "sleeping"),
+        ("print('receiv' .. 'ing') receive(ch)", "receiving"),
+        (
+            "print('wait' .. 'ing') go(function() sleep(60) end) wait()",
+            "waiting",
+        ),
+    ]
+    .iter()
+    .enumerate()
+    {
+        p.type_line(line);
+        // Printed by the line itself (the typed text's echo does not contain it).
+        p.expect(running);
+        p.ctrl_c();
+        if i == 0 {
+            // More Ctrl-Cs while the line is stopping (or already stopped) change nothing.
+            p.ctrl_c();
+        }
+        p.expect("interrupted");
+        p.expect("> ");
+        p.type_line("x + 1");
+        p.expect("42\r\n");
+        p.expect("> ");
+    }
+    // The prompt's own timers still run after an interrupted line.
+    p.type_line("set_timeout(function() print('timer ' .. 'ran') end, 0.05) sleep(0.5)");
+    p.expect("timer ran");
+    p.expect("> ");
+    p.type_line("os.exit(x)");
+    assert_eq!(p.wait_exit(), Some(41), "{:?}", p.seen);
 }

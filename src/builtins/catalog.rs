@@ -139,8 +139,20 @@ pub const CLASSES: &[Class] = &[
     },
     Class {
         name: "WebSocket",
-        doc: "A WebSocket connection (client from `ws_connect`, or a server handler's `ws`).",
-        fields: &[("remote_addr", "string", "The peer's address.")],
+        doc: "A WebSocket connection (client from `ws_connect`, or a server handler's `ws`); `ws.send(x)` and `ws:send(x)` both work.",
+        fields: &[
+            ("remote_addr", "string", "The peer's address."),
+            (
+                "path",
+                "string",
+                "The request path (a client: the path of its URL).",
+            ),
+            (
+                "params",
+                "table<string, string>",
+                "Values bound by `{name}` in the handler's path (empty on a client).",
+            ),
+        ],
     },
     Class {
         name: "HttpResponse",
@@ -318,7 +330,7 @@ pub const BUILTINS: &[Builtin] = &[
     f("trace", &["message?: string"], &[], "Prints this goroutine's call stack to stderr."),
     f("on_error", &["handler: fun(message: string, info: ErrorInfo)|nil"], &[], "Receives the uncaught errors of every goroutine, handler and callback; `nil` removes it."),
     f("reload_script", &[], &["boolean # false when the new version does not compile"], "Restarts the run from the script on disk; a syntax error keeps the current run."),
-    f("os.exit", &["code?: integer|boolean"], &[], "Ends the whole run cleanly from any goroutine (output flushed, servers closed)."),
+    f("os.exit", &["code?: integer|boolean", "close?: boolean"], &[], "Ends the process at once from any goroutine, as stock Lua's (output flushed; uncatchable); `close` closes this goroutine's state first, so its `<close>` variables and finalizers run."),
     // Channels.
     ov(f("chan", &["name?: string", "size?: integer"], &["Channel"], "A channel: named (shared registry) or anonymous; size 0 is an unbuffered rendezvous."), &["fun(size?: integer): Channel"]),
     f("send", &["ch: string|Channel", "value: any", "timeout?: number"], &["boolean # false on timeout"], "Sends a value, blocking while the buffer is full; an error on a closed channel."),
@@ -380,7 +392,7 @@ pub const BUILTINS: &[Builtin] = &[
     f("http_put", &["url: string", "body: string|table", "headers?: table<string, string>"], &["HttpResponse?", "string? err"], "A PUT request."),
     f("http_delete", &["url: string", "headers?: table<string, string>"], &["HttpResponse?", "string? err"], "A DELETE request."),
     f("http_request", &["method: string", "url: string", "body?: string|table", "headers?: table<string, string>", "options?: HttpOptions"], &["HttpResponse?", "string? err"], "Any request, with timeout, redirect and TLS options."),
-    f("tcp_listen", &["port: integer", "host?: string"], &["Channel? connections", "integer|string port_or_err"], "Listens; the channel yields `TcpConn`s, closing it stops the listener."),
+    f("tcp_listen", &["port: integer", "host?: string"], &["Channel connections", "integer port"], "Listens; the channel yields `TcpConn`s, closing it stops the listener. A failed listen (port in use) is an error."),
     f("tcp_connect", &["host: string", "port: integer", "timeout?: number"], &["TcpConn?", "string? err"], "Opens a TCP connection."),
     m("TcpConn:read", &["n?: integer"], &["string? data", "string? err"], "The next chunk of at most `n` bytes; nil at end of stream."),
     m("TcpConn:read_line", &[], &["string? line", "string? err"], "The next line without its newline; nil at end of stream."),
@@ -388,20 +400,58 @@ pub const BUILTINS: &[Builtin] = &[
     m("TcpConn:close", &[], &[], "Closes the connection."),
     m("TcpConn:set_timeout", &["seconds?: number"], &[], "Later reads and writes give up after `seconds` (nil or 0: no limit)."),
     f("udp_sendto", &["host: string", "port: integer", "data: string"], &["true?", "string? err"], "Sends one datagram."),
-    f("udp_recvfrom", &["port: integer", "host?: string"], &["Channel? datagrams", "integer|string port_or_err"], "Listens; the channel yields `Datagram`s, closing it stops the socket."),
+    f("udp_recvfrom", &["port: integer", "host?: string"], &["Channel datagrams", "integer port"], "Listens; the channel yields `Datagram`s, closing it stops the socket. A failed bind (port in use) is an error."),
     f("resolve_dns", &["host: string"], &["string? address", "string[]|string addresses_or_err"], "The first address of `host`, plus all of them."),
     f("ws_connect", &["url: string", "headers?: table<string, string>", "opts?: {ca_file: string?}"], &["WebSocket?", "string? err"], "Opens a WebSocket client connection (`wss://` too; `ca_file` = PEM trust anchors)."),
     m("WebSocket:send", &["text: string"], &["true?", "string? err"], "Sends a text message."),
     m("WebSocket:send_binary", &["data: string"], &["true?", "string? err"], "Sends a binary message."),
     m("WebSocket:receive", &["timeout?: number"], &["string? message", "string? err"], "The next message; nil once closed."),
     m("WebSocket:close", &[], &[], "Closes the connection."),
+    m("WebSocket:is_closed", &[], &["boolean"], "Whether the connection was closed (by either side)."),
     // Servers.
     ov(f("create_server", &["name: string", "port: integer", "https?: boolean", "cert?: string", "key?: string"], &[], "Creates a named HTTP(S) server; bad cert/key is an error here."), &["fun(name: string, options: ServerOptions)"]),
-    f("handle_http", &["name: string", "pattern: string", "fn: fun(req: Request): Response|string|table"], &[], "Routes requests matching a Go ServeMux pattern (`\"POST /items/{id}\"`) to `fn`."),
+    f("handle_http", &["name: string", "pattern: string", "fn: fun(req: Request): Response|string|table|nil"], &[], "Routes requests matching a Go ServeMux pattern (`\"POST /items/{id}\"`) to `fn`."),
     f("handle_ws", &["name: string", "path: string", "fn: fun(ws: WebSocket)"], &[], "Runs `fn(ws)` on its own goroutine for each WebSocket connection to `path`."),
     f("start_server", &["name: string"], &["integer? port", "string? err"], "Starts serving; returns at once with the bound port, or `nil, err` if it cannot listen."),
     f("stop_server", &["name: string"], &["boolean stopped"], "Stops accepting, lets in-flight requests finish, closes WebSockets; `false` if it was not running."),
 ];
+
+/// Classes whose methods are bound to their object, so `obj.m(x)` works as well as `obj:m(x)`: their
+/// methods are declared with `.` plus an overload taking the object first, and editors accept both.
+pub const BOUND_METHOD_CLASSES: &[&str] = &["TcpConn", "WebSocket"];
+
+/// The type of a return annotation (`string? data # comment` → `string?`): up to the first space
+/// outside brackets.
+fn return_type(r: &str) -> &str {
+    let mut depth = 0i32;
+    for (i, c) in r.char_indices() {
+        match c {
+            '<' | '(' | '{' | '[' => depth += 1,
+            '>' | ')' | '}' | ']' => depth -= 1,
+            ' ' if depth == 0 && !r[..i].ends_with(',') && !r[..i].ends_with(':') => {
+                return &r[..i]
+            }
+            _ => {}
+        }
+    }
+    r
+}
+
+/// `fun(params): returns` for a row, with `first` as an extra first parameter.
+fn fun_type(b: &Builtin, first: Option<&str>) -> String {
+    let params: Vec<String> = first
+        .map(str::to_string)
+        .into_iter()
+        .chain(b.params.iter().map(|p| p.to_string()))
+        .collect();
+    let mut t = format!("fun({})", params.join(", "));
+    if !b.returns.is_empty() {
+        let returns: Vec<&str> = b.returns.iter().map(|r| return_type(r)).collect();
+        t.push_str(": ");
+        t.push_str(&returns.join(", "));
+    }
+    t
+}
 
 /// The parameter's name without its `?`, for the `function` line.
 fn param_name(p: &str) -> &str {
@@ -449,8 +499,17 @@ pub fn lua_definitions() -> String {
                 for o in b.overloads {
                     let _ = writeln!(out, "---@overload {o}");
                 }
+                let mut name = b.name.to_string();
+                if let Some((class, method)) = b.name.split_once(':') {
+                    if BOUND_METHOD_CLASSES.contains(&class) {
+                        // `obj.m(x)`: the declaration; `obj:m(x)`: the object comes first.
+                        let self_param = format!("self: {class}");
+                        let _ = writeln!(out, "---@overload {}", fun_type(b, Some(&self_param)));
+                        name = format!("{class}.{method}");
+                    }
+                }
                 let params: Vec<&str> = b.params.iter().map(|p| param_name(p)).collect();
-                let _ = writeln!(out, "function {}({}) end\n", b.name, params.join(", "));
+                let _ = writeln!(out, "function {name}({}) end\n", params.join(", "));
             }
         }
     }
@@ -634,6 +693,18 @@ mod tests {
         assert!(text.contains("---@class Channel\n"));
         assert!(text.contains("function Channel:send(value, timeout) end"));
         assert!(text.contains("---@param timeout? number"));
+        // Connection methods work with `.` and `:`: declared with `.`, plus an overload taking the
+        // object first.
+        assert!(text.contains(
+            "---@overload fun(self: TcpConn, n?: integer): string?, string?\nfunction TcpConn.read(n) end"
+        ));
+        assert!(text.contains("function WebSocket.send(text) end"));
+        assert!(!text.contains("function WebSocket:"));
+        assert_eq!(
+            return_type("table<string, string>? headers # doc"),
+            "table<string, string>?"
+        );
+        assert_eq!(return_type("string? err"), "string?");
         for class in classes() {
             assert!(text.contains(&format!("---@class {}\n", class.name)));
         }

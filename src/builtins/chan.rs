@@ -219,45 +219,11 @@ pub fn register(lua: &Lua) -> mlua::Result<()> {
     Ok(())
 }
 
-/// `select` (it replaces the stock one): Lua's own `select(n, ...)` when the first argument is a
-/// number or `"#"`, otherwise a wait on several channels.
+/// The channel half of `select` (it replaces the stock one): a wait on several channels. Stock
+/// Lua's `select(n, ...)` never gets here: `builtins::stock::select` answers it in C and hands over
+/// only a call whose first argument is a channel object or name.
 pub fn select_function(lua: &Lua) -> mlua::Result<mlua::Function> {
-    lua.create_function(|lua, args: MultiValue| match args.front() {
-        Some(LuaValue::Integer(_) | LuaValue::Number(_)) => lua_select(args),
-        Some(LuaValue::String(s)) if s.as_bytes().as_ref() == b"#" => lua_select(args),
-        _ => select_channels(lua, args),
-    })
-}
-
-/// Lua's own `select(n, ...)` / `select('#', ...)`, with its exact results and messages.
-fn lua_select(args: MultiValue) -> mlua::Result<MultiValue> {
-    let mut it = args.into_iter();
-    let first = it.next().unwrap_or(LuaValue::Nil);
-    let rest: Vec<LuaValue> = it.collect();
-    let top = rest.len() as i64 + 1;
-    let mut i = match first {
-        LuaValue::Integer(i) => i,
-        LuaValue::Number(f) if f.fract() == 0.0 && f >= i64::MIN as f64 && f < i64::MAX as f64 => {
-            f as i64
-        }
-        LuaValue::Number(_) => {
-            return Err(arg_error(
-                1,
-                "select",
-                "number has no integer representation",
-            ))
-        }
-        _ => return Ok(MultiValue::from_iter([LuaValue::Integer(top - 1)])),
-    };
-    if i < 0 {
-        i += top;
-    } else if i > top {
-        i = top;
-    }
-    if i < 1 {
-        return Err(arg_error(1, "select", "index out of range"));
-    }
-    Ok(rest.into_iter().skip(i as usize - 1).collect())
+    lua.create_function(select_channels)
 }
 
 fn make_chan(lua: &Lua, args: MultiValue) -> mlua::Result<LuaValue> {

@@ -21,17 +21,40 @@ pub const ON_ERROR_KEY: &str = "solvm.on_error";
 pub unsafe extern "C-unwind" fn print(state: *mut ffi::lua_State) -> c_int {
     let n = ffi::lua_gettop(state);
     ffi::luaL_checkstack(state, n + 2, c"too many arguments to print".as_ptr());
+    // Every value's text first (a `__tostring` may raise: nothing may be locked then).
     for i in 1..=n {
-        if i > 1 {
-            ffi::lua_pushlstring(state, c"\t".as_ptr(), 1);
-        }
         ffi::luaL_tolstring(state, i, std::ptr::null_mut());
     }
-    ffi::lua_pushlstring(state, c"\n".as_ptr(), 1);
-    ffi::lua_concat(state, (2 * n).max(1));
-    let mut len = 0;
-    let p = ffi::lua_tolstring(state, -1, &mut len);
-    output::write_line(std::slice::from_raw_parts(p as *const u8, len));
+    let piece = |k: c_int| {
+        let mut len = 0;
+        let p = ffi::lua_tolstring(state, n + 1 + k, &mut len);
+        std::slice::from_raw_parts(p as *const u8, len)
+    };
+    match output::line_writer() {
+        Some(mut line) => {
+            // Piece by piece under the lock, as stock `print` writes (no joined copy); no Lua
+            // error can happen until the writer is dropped (the values are strings now).
+            for k in 0..n {
+                if k > 0 {
+                    line.write(b"\t");
+                }
+                line.write(piece(k));
+            }
+            line.write(b"\n");
+        }
+        None => {
+            // The REPL's prompt is waiting: one joined line for its printer.
+            let mut text = Vec::new();
+            for k in 0..n {
+                if k > 0 {
+                    text.push(b'\t');
+                }
+                text.extend_from_slice(piece(k));
+            }
+            text.push(b'\n');
+            output::write_line(&text);
+        }
+    }
     0
 }
 

@@ -3,11 +3,9 @@
 
 use crate::runtime::args::bad_argument;
 use crate::runtime::goroutine::{self, Blocked, Spawn, WaitOn};
-use crate::runtime::interrupt::Reason;
 use crate::runtime::value::{GlobalsSnapshot, Value};
 use crate::runtime::{ctx, output};
-use mlua::{Lua, MultiValue, Value as LuaValue};
-use std::sync::atomic::Ordering;
+use mlua::{ffi, Lua, MultiValue, Value as LuaValue};
 
 /// Installs `go`, `wait`, `get_goroutines` and `check_memory`.
 pub fn register(lua: &Lua) -> mlua::Result<()> {
@@ -28,21 +26,24 @@ pub fn register(lua: &Lua) -> mlua::Result<()> {
     Ok(())
 }
 
-/// `os.exit` (it replaces the stock one): ends the whole run from any goroutine, flushing output.
+/// The run-ending half of `os.exit` (`builtins::stock::os_exit` checked the arguments as stock Lua
+/// does and passes `(code, close)`): ends the process with `code` at once from any goroutine, as
+/// stock `os.exit` does, so no `pcall`/`xpcall` (nor its message handler) sees anything. Output is
+/// flushed; the operating system closes servers and listeners with the process. With `close`, this
+/// goroutine's state is closed first, as `lua_close` does in stock Lua: its pending `<close>`
+/// variables and its finalizers run.
 pub fn exit_function(lua: &Lua) -> mlua::Result<mlua::Function> {
-    lua.create_function(|lua, code: LuaValue| {
-        let code = match code {
-            LuaValue::Nil | LuaValue::Boolean(true) => 0,
-            LuaValue::Boolean(false) => 1,
-            LuaValue::Integer(i) => i as i32,
-            LuaValue::Number(n) => n as i32,
-            other => return Err(bad_argument(1, "exit", "number or boolean", &other)),
-        };
-        let c = ctx(lua);
-        c.rt.exit_code.store(code, Ordering::Relaxed);
-        c.rt.cancel(Reason::Exit);
+    lua.create_function(|lua, (code, close): (i64, bool)| -> mlua::Result<()> {
         output::flush();
-        c.rt.cancel.check()
+        if close {
+            let c = ctx(lua);
+            // No cancellation may hook the state while it closes, nor after.
+            c.interrupt.detach();
+            // Safety: this call never returns (the process ends below), so nothing touches the
+            // closed state again; no other thread ever touches it (SPEC §1).
+            unsafe { ffi::lua_close(lua.current_thread().state()) };
+        }
+        crate::runtime::exit_now(code as i32)
     })
 }
 

@@ -366,13 +366,14 @@ fn require_templates(script_dir: &Path) -> Vec<String> {
     templates
 }
 
-/// Prepends the script's folder and the `modules/` folders to `package.path` (keeping what stock Lua
-/// put there from `LUA_PATH`), and with `--watch` (`watch`) wraps `require`'s Lua-file searcher so
+/// Sets `package.path`/`cpath` as Debian's `lua5.4` does (from `LUA_PATH`/`LUA_CPATH` and the
+/// system folders), prepends the script's folder and the `modules/` folders to `package.path`, and with `--watch` (`watch`) wraps `require`'s Lua-file searcher so
 /// the files it loads are watched too.
 fn extend_require(lua: &Lua, script_dir: &Path, watch: bool) -> mlua::Result<()> {
     let Some(package) = package_table(lua) else {
         return Ok(());
     };
+    super::stock::set_package_paths(&package)?;
     let old: String = package.get::<Option<String>>("path")?.unwrap_or_default();
     let mut path = require_templates(script_dir).join(";");
     if !old.is_empty() {

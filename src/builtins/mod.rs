@@ -12,6 +12,7 @@ pub mod import;
 pub mod json;
 pub mod net;
 pub mod server;
+pub mod stock;
 pub mod store;
 pub mod timers;
 
@@ -64,6 +65,12 @@ pub const REPLACED: &[(&str, Maker)] = &[
     ("select", chan::select_function),
     ("os.exit", go::exit_function),
 ];
+
+/// C functions put in place of the placeholders of [`REPLACED`] (with the same upvalue): they do
+/// the stock part themselves, exactly as stock Lua does it, and call `lazy::replacement` for the rest
+/// (a channel `select`; ending the run in `os.exit`), which makes the Rust function on first use.
+pub const REPLACED_FRONT: &[(&str, mlua::ffi::lua_CFunction)] =
+    &[("select", stock::select), ("os.exit", stock::os_exit)];
 
 /// Stock functions replaced by plain C functions, set in every state from the start (they cost
 /// nothing to set, and keep working while a state closes, see `core::print`).

@@ -27,8 +27,9 @@ pub enum Event {
     ChildFinished,
     /// Run callback `id` (a file watch) with these arguments.
     Callback { id: u64, args: Vec<Value> },
-    /// This goroutine's interrupt handle was fired ([`GoInfo::stop`]): a blocked wait wakes and
-    /// raises the reason.
+    /// This goroutine's interrupt handle was fired ([`GoInfo::stop`]: a handler's deadline,
+    /// Ctrl-C at the REPL): a blocked wait wakes and raises the reason, as running Lua code does
+    /// through the hook. Stale once the interrupt was reset.
     Interrupted,
 }
 
@@ -600,7 +601,11 @@ fn leak_sample(lua: &Lua, ctx: &Ctx) {
 /// Runs one event on this goroutine.
 pub fn handle_event(lua: &Lua, ctx: &Ctx, ev: Event) -> mlua::Result<()> {
     match ev {
-        Event::ChildFinished | Event::Interrupted => Ok(()),
+        Event::ChildFinished => Ok(()),
+        Event::Interrupted => match ctx.interrupt.fired() {
+            Some(reason) => Err(mlua::Error::runtime(reason.message())),
+            None => Ok(()),
+        },
         Event::Callback { id, args } => super::events::run_callback(lua, ctx, id, &args),
         Event::Error { info, gid, name } => {
             if !super::state::deliver_on_error(lua, gid, &name, &info) {

@@ -22,7 +22,7 @@ use std::sync::{Arc, Once};
 pub enum Reason {
     /// `--timeout` fired.
     Timeout,
-    /// `os.exit` was called somewhere.
+    /// The run is ending on purpose (a deadlock was found).
     Exit,
     /// SIGINT / SIGTERM.
     Signal,
@@ -57,13 +57,17 @@ impl Reason {
     pub fn message(self) -> &'static str {
         match self {
             Reason::Timeout => "timeout: the run exceeded its time limit (--timeout)",
-            Reason::Exit => "exit: the run is ending (os.exit)",
+            Reason::Exit => "exit: the run is ending",
             Reason::Signal => "interrupted: the run received a stop signal",
             Reason::Reload => "reload: the script is being reloaded",
             Reason::Deadline => "deadline: the handler exceeded its time limit",
         }
     }
 }
+
+/// How to lift the whole-run time limit, for the messages that report it.
+pub const LIFT_TIMEOUT: &str =
+    "run with --timeout 0 for no limit, or a longer one such as --timeout 1m";
 
 /// The run-wide cancellation token. Cheap to check; [`Cancel::signal`] is a channel receiver that
 /// becomes ready (disconnected) when the run is cancelled, so any `select` can wait on it.

@@ -19,7 +19,7 @@
 //! The first state of a run learns which names each family adds by registering each aside once.
 
 use super::{args, value, Shared};
-use crate::builtins::{C_REPLACED, FAMILIES, MADE_ON_FIRST_CALL, REPLACED};
+use crate::builtins::{C_REPLACED, FAMILIES, MADE_ON_FIRST_CALL, REPLACED, REPLACED_FRONT};
 use mlua::ffi;
 use mlua::{Lua, StdLib, Table, Value as LuaValue};
 use std::cell::Cell;
@@ -511,7 +511,11 @@ unsafe fn install_replacements(state: *mut ffi::lua_State, g: c_int, only: Optio
         push_str(state, key);
         // List 0 of `MADE_ON_FIRST_CALL`.
         ffi::lua_pushinteger(state, slot as ffi::lua_Integer);
-        ffi::lua_pushcclosure(state, replacement, 1);
+        let f = REPLACED_FRONT
+            .iter()
+            .find(|(p, _)| p == path)
+            .map_or(replacement as ffi::lua_CFunction, |(_, f)| *f);
+        ffi::lua_pushcclosure(state, f, 1);
         ffi::lua_rawset(state, table);
         ffi::lua_settop(state, g);
     }
@@ -676,7 +680,10 @@ unsafe extern "C-unwind" fn string_index(state: *mut ffi::lua_State) -> c_int {
 
 /// A function of `MADE_ON_FIRST_CALL` (upvalue 1: list << 8 | index) until its first call makes it;
 /// from then on upvalue 1 is that function, called with Lua-style errors.
-unsafe extern "C-unwind" fn replacement(state: *mut ffi::lua_State) -> c_int {
+///
+/// # Safety
+/// A `lua_CFunction` closure with that upvalue (see `builtins::REPLACED_FRONT`); only Lua calls it.
+pub(crate) unsafe extern "C-unwind" fn replacement(state: *mut ffi::lua_State) -> c_int {
     if ffi::lua_type(state, ffi::lua_upvalueindex(1)) == ffi::LUA_TNUMBER {
         let slot = ffi::lua_tointeger(state, ffi::lua_upvalueindex(1));
         call_loader(state, MAKE_REPLACEMENT, slot, 1);

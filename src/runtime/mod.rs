@@ -301,6 +301,23 @@ impl Outcome {
     }
 }
 
+/// Ends the process with `code` at once (`os.exit`): flushes every output stream and puts the
+/// terminal back if the REPL had it in raw mode, then `_exit`, so no destructor or exit handler of
+/// a thread still running (another goroutine, a server) runs meanwhile.
+pub fn exit_now(code: i32) -> ! {
+    use std::io::Write;
+    output::flush();
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+    repl::restore_terminal();
+    // Safety: fflush(NULL) flushes every C stream (files a script wrote with `io`); `_exit` ends
+    // the process without running anything else.
+    unsafe {
+        libc::fflush(std::ptr::null_mut());
+        libc::_exit(code)
+    }
+}
+
 /// Runs `program` to the end under `config`: again with the new source after `reload_script()`,
 /// and, with `--watch`, again whenever the script or a module it imported changes.
 pub fn run(config: Config, program: Program) -> Outcome {
@@ -458,8 +475,9 @@ fn start_supervisor(
                     report::emit(&format!(
                         "timeout: the run exceeded its time limit of {:?} (--timeout) and did not stop within \
                          {HARD_STOP_GRACE:?} (blocked in a C call such as os.execute or io.read, or in a __gc \
-                         finalizer); exiting\n",
-                        limit.unwrap_or_default()
+                         finalizer); exiting; {}\n",
+                        limit.unwrap_or_default(),
+                        interrupt::LIFT_TIMEOUT
                     ));
                     output::flush();
                     std::process::exit(Outcome::Timeout.exit_code());

@@ -1,6 +1,7 @@
 //! Standard output shared with Lua's own `io.write`: both go through C's `stdout` stream, so their
 //! output stays in order. A `print` writes its whole line under the stream's lock, which keeps
-//! concurrent goroutines from interleaving inside a line.
+//! concurrent goroutines from interleaving inside a line, and flushes it, as stock `print` does
+//! (`lua_writeline`): through a pipe, lines arrive as they are printed and in order with stderr.
 
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,6 +13,7 @@ extern "C" {
     fn flockfile(f: *mut libc::FILE);
     fn funlockfile(f: *mut libc::FILE);
     fn fwrite_unlocked(p: *const libc::c_void, size: usize, n: usize, f: *mut libc::FILE) -> usize;
+    fn fflush_unlocked(f: *mut libc::FILE) -> libc::c_int;
 }
 
 /// Prints above the REPL's prompt (rustyline's external printer) while it waits for input.
@@ -30,7 +32,50 @@ pub fn prompting(on: bool) {
     PROMPTING.store(on, Ordering::Release);
 }
 
-/// Writes `line` (already ending in '\n') to stdout as one unit.
+/// Stdout locked for writing one line in pieces (`print`'s values and tabs, without joining them
+/// first); dropping it flushes the line and unlocks. `None` while the REPL's prompt waits for input:
+/// the line must then be whole, for the prompt's printer ([`write_line`]).
+pub struct LineWriter(*mut libc::FILE);
+
+/// Locks stdout for one line, unless the REPL's prompt is waiting (see [`LineWriter`]).
+pub fn line_writer() -> Option<LineWriter> {
+    if PROMPTING.load(Ordering::Acquire) {
+        return None;
+    }
+    // Safety: `stdout` is initialised by libc before main and never reassigned by us; flockfile
+    // makes the line atomic with respect to other threads using the stream.
+    unsafe {
+        let out = C_STDOUT;
+        flockfile(out);
+        Some(LineWriter(out))
+    }
+}
+
+impl LineWriter {
+    pub fn write(&mut self, bytes: &[u8]) {
+        // Safety: the stream is locked by this writer.
+        unsafe {
+            fwrite_unlocked(
+                bytes.as_ptr() as *const libc::c_void,
+                1,
+                bytes.len(),
+                self.0,
+            );
+        }
+    }
+}
+
+impl Drop for LineWriter {
+    fn drop(&mut self) {
+        // Safety: the stream was locked by `line_writer`.
+        unsafe {
+            fflush_unlocked(self.0);
+            funlockfile(self.0);
+        }
+    }
+}
+
+/// Writes `line` (already ending in '\n') to stdout as one unit, and flushes it.
 pub fn write_line(line: &[u8]) {
     if PROMPTING.load(Ordering::Acquire) {
         if let Some(p) = PROMPT_PRINTER.lock().as_mut() {
@@ -46,6 +91,7 @@ pub fn write_line(line: &[u8]) {
         let out = C_STDOUT;
         flockfile(out);
         fwrite_unlocked(line.as_ptr() as *const libc::c_void, 1, line.len(), out);
+        fflush_unlocked(out);
         funlockfile(out);
     }
 }

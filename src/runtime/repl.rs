@@ -11,7 +11,6 @@ use super::{events, goroutine, output};
 use mlua::{Function, Lua, MultiValue};
 use parking_lot::Mutex;
 use rustyline::error::ReadlineError;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 /// Name of the chunks the prompt runs, as in `lua5.4`: errors read `stdin:1: message`.
@@ -104,41 +103,52 @@ fn history_file() -> Option<std::path::PathBuf> {
     std::env::var_os("HOME").map(|home| std::path::Path::new(&home).join(".solvm_history"))
 }
 
-/// Ctrl-C while a line runs: the first stops the line's Lua code (as `lua5.4` does), a second one
-/// (say, the line is blocked in `receive`) ends the session. At the prompt the terminal is in raw
-/// mode, so Ctrl-C reaches rustyline as a key instead.
+/// Ctrl-C while a line runs stops it wherever it is and brings the prompt back with the state kept,
+/// as `lua5.4`'s does for running Lua code: the interrupt hook stops Lua code, and an
+/// [`goroutine::Event::Interrupted`] wakes a wait (`sleep`, `receive`, `wait`, socket I/O). Further
+/// Ctrl-Cs do the same again. Only a line that has ignored them for [`STUCK_AFTER`] (a blocking C
+/// call such as `io.read` that neither reaches) is given up on: a third Ctrl-C then ends the session.
+/// At the prompt the terminal is in raw mode, so Ctrl-C reaches rustyline as a key instead.
 struct CtrlC {
-    /// Ctrl-Cs since the current line started running; `None` while no line runs.
-    hits: Arc<Mutex<Option<u32>>>,
+    hits: Arc<Mutex<Hits>>,
     handle: Option<signal_hook::iterator::Handle>,
 }
 
+/// While a line runs: how many Ctrl-Cs it got and when the first came; `None` between lines.
+type Hits = Option<(u32, Option<std::time::Instant>)>;
+
+/// How long a line may ignore Ctrl-C before a third one ends the session.
+const STUCK_AFTER: std::time::Duration = std::time::Duration::from_secs(2);
+
 impl CtrlC {
     fn install(state: &GoState) -> CtrlC {
-        let hits: Arc<Mutex<Option<u32>>> = Arc::new(Mutex::new(None));
+        let hits: Arc<Mutex<Hits>> = Arc::new(Mutex::new(None));
         let handle = signal_hook::iterator::Signals::new([signal_hook::consts::SIGINT])
             .ok()
             .map(|mut signals| {
                 let handle = signals.handle();
-                let (hits, interrupt, rt) = (
+                let (hits, interrupt, events) = (
                     Arc::clone(&hits),
                     Arc::clone(&state.ctx.interrupt),
-                    Arc::clone(&state.ctx.rt),
+                    state.ctx.info.events.clone(),
                 );
                 std::thread::spawn(move || {
                     for _ in signals.forever() {
                         let mut hits = hits.lock();
-                        match hits.as_mut() {
-                            None => {}
-                            Some(n @ 0) => {
-                                *n = 1;
-                                interrupt.fire(Reason::Signal);
-                            }
-                            Some(_) => {
-                                rt.exit_code.store(130, Ordering::Relaxed);
-                                rt.cancel(Reason::Signal);
-                            }
+                        let Some((n, first)) = hits.as_mut() else {
+                            continue;
+                        };
+                        *n += 1;
+                        let first = *first.get_or_insert_with(std::time::Instant::now);
+                        if *n >= 3 && first.elapsed() >= STUCK_AFTER {
+                            output::flush();
+                            eprintln!(
+                                "\nsolvm: the line did not stop (blocked in a C call such as io.read?); ending the session"
+                            );
+                            super::exit_now(130);
                         }
+                        interrupt.fire(Reason::Signal);
+                        let _ = events.send(goroutine::Event::Interrupted);
                     }
                 });
                 handle
@@ -148,10 +158,11 @@ impl CtrlC {
 
     /// Runs one evaluation with Ctrl-C interrupting it.
     fn around(&self, state: &GoState, eval: impl FnOnce() -> Eval) -> Eval {
-        *self.hits.lock() = Some(0);
+        *self.hits.lock() = Some((0, None));
         let result = eval();
         let hits = self.hits.lock().take();
-        if hits.unwrap_or(0) > 0 && state.ctx.rt.cancel.reason().is_none() {
+        if hits.is_some_and(|(n, _)| n > 0) && state.ctx.rt.cancel.reason().is_none() {
+            // An `Interrupt` event still queued is stale from here on (`fired` is `None`).
             state.ctx.interrupt.reset();
         }
         result
@@ -199,6 +210,10 @@ impl Reader {
                     if let Ok(line) = &read {
                         if !line.trim().is_empty() {
                             let _ = editor.add_history_entry(line.as_str());
+                            // At once: `os.exit` ends the process without unwinding.
+                            if let Some(h) = &history {
+                                let _ = editor.append_history(h);
+                            }
                         }
                     }
                     if line_tx.send(read).is_err() {
@@ -266,25 +281,36 @@ impl Reader {
 
 /// The terminal's settings at start, put back when the session ends: a session ended while the
 /// editor thread waits in raw mode (`os.exit` from a timer) must not leave the terminal raw.
-struct TerminalGuard(Option<libc::termios>);
+struct TerminalGuard;
+
+/// The settings [`TerminalGuard`] saved, for [`restore_terminal`].
+static SAVED_TERMINAL: Mutex<Option<libc::termios>> = Mutex::new(None);
 
 impl TerminalGuard {
     fn save() -> TerminalGuard {
         // Safety: tcgetattr only writes the struct we hand it; stdin may not be a terminal.
-        unsafe {
+        let saved = unsafe {
             let mut t: libc::termios = std::mem::zeroed();
-            TerminalGuard((libc::tcgetattr(0, &mut t) == 0).then_some(t))
-        }
+            (libc::tcgetattr(0, &mut t) == 0).then_some(t)
+        };
+        *SAVED_TERMINAL.lock() = saved;
+        TerminalGuard
     }
 }
 
 impl Drop for TerminalGuard {
     fn drop(&mut self) {
-        if let Some(t) = &self.0 {
-            // Safety: puts back settings tcgetattr gave for the same descriptor.
-            unsafe {
-                libc::tcsetattr(0, libc::TCSANOW, t);
-            }
+        restore_terminal();
+    }
+}
+
+/// Puts the terminal back as the REPL found it, if a REPL is running (`os.exit` ends the process
+/// without unwinding, maybe while the line editor has the terminal in raw mode).
+pub fn restore_terminal() {
+    if let Some(t) = SAVED_TERMINAL.lock().as_ref() {
+        // Safety: puts back settings tcgetattr gave for the same descriptor.
+        unsafe {
+            libc::tcsetattr(0, libc::TCSANOW, t);
         }
     }
 }

@@ -35,6 +35,7 @@ impl GoState {
         // (`lua.c` stops the collector while opening the libraries too).
         lua.gc_stop();
         lua.load_std_libs(lazy::eager_libs())?;
+        crate::builtins::stock::install_warnings(&lua);
         let interrupt = Arc::clone(&mailbox.info.interrupt);
         // Safety: the main thread lives as long as `lua`; `Drop` detaches before `lua` is closed.
         unsafe { interrupt.push(lua.current_thread().state()) };
@@ -246,8 +247,10 @@ fn report_main_error(rt: &Shared, lua: &Lua, err: &mlua::Error) {
                 .timeout
                 .map(|d| format!("{d:?}"))
                 .unwrap_or_default();
-            let mut text =
-                format!("timeout: the run exceeded its time limit of {limit} (--timeout)\n");
+            let mut text = format!(
+                "timeout: the run exceeded its time limit of {limit} (--timeout); {}\n",
+                super::interrupt::LIFT_TIMEOUT
+            );
             match stopped_at(lua)
                 .or_else(|| info.location.as_ref().map(|(f, l)| format!("{f}:{l}")))
             {
@@ -280,10 +283,11 @@ pub fn outcome_of(rt: &Shared) -> Outcome {
 }
 
 /// The global `arg`, as `lua.c` builds it: `arg[0]` the script, `arg[1..]` its arguments,
-/// `arg[-1]` the interpreter.
+/// `arg[-1]` the interpreter as it was invoked (`argv[0]`), so a script can start it again.
 fn set_arg_table(lua: &Lua, program: &Program) -> mlua::Result<()> {
     let arg = lua.create_table()?;
-    arg.raw_set(-1, "solvm")?;
+    let argv0 = std::env::args_os().next().unwrap_or_else(|| "solvm".into());
+    arg.raw_set(-1, lua.create_string(argv0.as_encoded_bytes())?)?;
     arg.raw_set(0, program.chunk_name.as_str())?;
     for (i, a) in program.args.iter().enumerate() {
         arg.raw_set(i as i64 + 1, a.as_str())?;

@@ -1,13 +1,17 @@
-//! File watching for the `watch_file(path, fn)` builtin: one callback per burst of changes.
+//! File watching for `watch_file(path, fn)` and `--watch`: one callback per burst of changes to the
+//! file's content.
 //!
 //! The watch is on the file's parent directory, filtered by the file's name, so it survives editors
 //! that save by writing a temporary file and renaming it over the original (a watch on the file
-//! itself would follow the old, replaced inode). notify-debouncer-mini folds each burst into one
-//! event per path; whether the change was a create, modify or remove is read off the file's
-//! existence before and after the burst, which stays right however the editor got there.
+//! itself would follow the old, replaced inode). Only content changes count: a write, a create, a
+//! rename to or from the name, a remove (and closing a file opened for writing). Opening or reading
+//! the file does not, nor does a change of its metadata, so a callback that reads its own file, or a
+//! run that reads its script, does not trigger itself. A burst ends after [`DEBOUNCE`] of quiet;
+//! whether it was a create, modify or remove is read off the file's existence before and after it,
+//! which stays right however the editor got there.
 
-use notify::{RecommendedWatcher, RecursiveMode};
-use notify_debouncer_mini::{new_debouncer, DebounceEventResult, DebouncedEventKind, Debouncer};
+use notify::event::{AccessKind, AccessMode, ModifyKind};
+use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 use parking_lot::ReentrantMutex;
 use std::cell::Cell;
 use std::io::ErrorKind;
@@ -24,8 +28,8 @@ pub struct FileWatch {
     /// runs, so once `drop` returns no callback is running or will run. Reentrant, because the
     /// callback itself may drop the watch.
     stopped: Arc<ReentrantMutex<Cell<bool>>>,
-    /// Kept for its `Drop`, which ends the watcher and the debouncer thread.
-    _debouncer: Debouncer<RecommendedWatcher>,
+    /// Kept for its `Drop`, which ends the watcher; the burst thread then ends too.
+    _watcher: RecommendedWatcher,
 }
 
 impl std::fmt::Debug for FileWatch {
@@ -40,13 +44,25 @@ impl Drop for FileWatch {
     }
 }
 
-/// Calls `on_change(path, event)` once per burst of changes to the file `path` (debounced ~100-200 ms);
-/// `event` is "modify", "create" or "remove". Editors that replace the file by writing a temp file and
-/// renaming it over the original still produce a callback (the parent directory is watched and
-/// filtered by file name, so the watch survives the file being replaced). A path that does not exist
-/// → Err with a clear message (`watch_file: cannot watch 'x': no such file or directory`).
+/// Whether an event of this kind changes what the file holds (see the module comment).
+fn changes_content(kind: &EventKind) -> bool {
+    match kind {
+        EventKind::Create(_) | EventKind::Remove(_) | EventKind::Any => true,
+        EventKind::Modify(ModifyKind::Metadata(_)) => false,
+        EventKind::Modify(_) => true,
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+        EventKind::Access(_) | EventKind::Other => false,
+    }
+}
+
+/// Calls `on_change(path, event)` once per burst of content changes to the file `path` (after
+/// ~150 ms of quiet); `event` is "modify", "create" or "remove". Editors that replace the file by
+/// writing a temp file and renaming it over the original still produce a callback (the parent
+/// directory is watched and filtered by file name, so the watch survives the file being replaced).
+/// A path that does not exist → Err with a clear message
+/// (`watch_file: cannot watch 'x': no such file or directory`).
 ///
-/// The callback runs on the watcher's thread.
+/// The callback runs on the watch's own thread.
 pub fn watch(
     path: &Path,
     on_change: Box<dyn Fn(PathBuf, &'static str) + Send + 'static>,
@@ -75,45 +91,59 @@ pub fn watch(
         .map_err(|err| fail(&err.to_string()))?;
     let target = dir.join(&name);
 
-    let stopped = Arc::new(ReentrantMutex::new(Cell::new(false)));
-    let reported_path = path.to_path_buf();
-    let mut existed = true;
-    let handler = {
-        let stopped = stopped.clone();
-        move |result: DebounceEventResult| {
-            // Backend errors (a watch limit, a vanished directory) have nowhere useful to go: the
-            // watch simply stays quiet.
-            let Ok(events) = result else { return };
-            // `AnyContinuous` is sent while a burst is still going on; wait for its final `Any`.
-            let touched = events
-                .iter()
-                .any(|e| e.kind == DebouncedEventKind::Any && e.path == target);
-            if !touched {
-                return;
-            }
-            let exists = target.exists();
-            let event = match (existed, exists) {
-                (true, true) => "modify",
-                (false, true) => "create",
-                (true, false) => "remove",
-                // Created and removed again within one burst: nothing to report.
-                (false, false) => return,
-            };
-            existed = exists;
-            let guard = stopped.lock();
-            if !guard.get() {
-                on_change(reported_path.clone(), event);
+    // The watcher's thread reports each content change of the file; the burst thread folds them.
+    let (changed, changes) = crossbeam_channel::unbounded::<()>();
+    let watched = target.clone();
+    let handler = move |result: notify::Result<notify::Event>| {
+        // Backend errors (a watch limit, a vanished directory) have nowhere useful to go: the watch
+        // simply stays quiet.
+        if let Ok(event) = result {
+            if changes_content(&event.kind) && event.paths.contains(&watched) {
+                let _ = changed.send(());
             }
         }
     };
-    let mut debouncer = new_debouncer(DEBOUNCE, handler).map_err(|err| fail(&err.to_string()))?;
-    debouncer
-        .watcher()
+    let mut watcher = notify::recommended_watcher(handler).map_err(|err| fail(&err.to_string()))?;
+    watcher
         .watch(&dir, RecursiveMode::NonRecursive)
+        .map_err(|err| fail(&err.to_string()))?;
+
+    let stopped = Arc::new(ReentrantMutex::new(Cell::new(false)));
+    let reported_path = path.to_path_buf();
+    let stop = Arc::clone(&stopped);
+    std::thread::Builder::new()
+        .name("solvm-watch".into())
+        .stack_size(128 * 1024)
+        .spawn(move || {
+            let mut existed = true;
+            // Ends when the watcher (and with it the sender) is dropped.
+            while changes.recv().is_ok() {
+                loop {
+                    match changes.recv_timeout(DEBOUNCE) {
+                        Ok(()) => continue,
+                        Err(crossbeam_channel::RecvTimeoutError::Timeout) => break,
+                        Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return,
+                    }
+                }
+                let exists = target.exists();
+                let event = match (existed, exists) {
+                    (true, true) => "modify",
+                    (false, true) => "create",
+                    (true, false) => "remove",
+                    // Created and removed again within one burst: nothing to report.
+                    (false, false) => continue,
+                };
+                existed = exists;
+                let guard = stop.lock();
+                if !guard.get() {
+                    on_change(reported_path.clone(), event);
+                }
+            }
+        })
         .map_err(|err| fail(&err.to_string()))?;
     Ok(FileWatch {
         stopped,
-        _debouncer: debouncer,
+        _watcher: watcher,
     })
 }
 
@@ -208,6 +238,26 @@ mod tests {
         expect_one(&rx, &path, "remove");
         fs::write(&path, "return 4\n").unwrap();
         expect_one(&rx, &path, "create");
+    }
+
+    #[test]
+    fn reading_the_file_or_touching_its_metadata_is_not_a_change() {
+        let (_dir, path) = fixture();
+        let (_watch, rx) = start(&path);
+        for _ in 0..5 {
+            let _ = fs::read(&path).unwrap();
+            let _ = fs::File::open(&path).unwrap();
+        }
+        let mut perms = fs::metadata(&path).unwrap().permissions();
+        perms.set_readonly(true);
+        fs::set_permissions(&path, perms.clone()).unwrap();
+        #[allow(clippy::permissions_set_readonly_false)]
+        perms.set_readonly(false);
+        fs::set_permissions(&path, perms).unwrap();
+        expect_none(&rx);
+        // A write afterwards is still seen.
+        fs::write(&path, "return 7\n").unwrap();
+        expect_one(&rx, &path, "modify");
     }
 
     #[test]

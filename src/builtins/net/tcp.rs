@@ -348,31 +348,27 @@ pub(crate) fn connect(host: &str, port: u16, timeout: Duration) -> Result<TcpStr
     Err(last)
 }
 
-/// `tcp_listen(port, [host])` → `channel, bound_port` | `nil, err`. Default host `0.0.0.0`.
+/// `tcp_listen(port, [host])` → `channel, bound_port`. Default host `0.0.0.0`. A listen that fails
+/// (port in use, no such address) raises, naming the address and the reason, like `start_server`:
+/// a service that cannot start is a setup failure, and the seed's `local ch = tcp_listen(8080)`
+/// would otherwise fail later, far away, on a nil channel.
 fn tcp_listen(lua: &Lua, args: MultiValue) -> mlua::Result<MultiValue> {
     let port = port_arg(&args, 1, "tcp_listen", true)?;
     let host = super::opt_string(lua, &args, 2, "tcp_listen")?.unwrap_or_else(|| "0.0.0.0".into());
-    let listener = match TcpListener::bind((host.as_str(), port)) {
-        Ok(l) => l,
-        Err(e) => {
-            return fail(
-                lua,
-                format!("listen tcp {host}:{port}: {}", io_error_text(&e)),
-            )
-        }
+    let failed = |e: std::io::Error| {
+        mlua::Error::runtime(format!(
+            "tcp_listen: cannot listen on {host}:{port} (tcp): {}",
+            io_error_text(&e)
+        ))
     };
-    let bound = match listener.local_addr().and_then(|a| {
-        listener.set_nonblocking(true)?;
-        Ok(a.port())
-    }) {
-        Ok(p) => p,
-        Err(e) => {
-            return fail(
-                lua,
-                format!("listen tcp {host}:{port}: {}", io_error_text(&e)),
-            )
-        }
-    };
+    let listener = TcpListener::bind((host.as_str(), port)).map_err(failed)?;
+    let bound = listener
+        .local_addr()
+        .and_then(|a| {
+            listener.set_nonblocking(true)?;
+            Ok(a.port())
+        })
+        .map_err(failed)?;
     let ch = Channel::new(None, ACCEPT_BACKLOG);
     let rt = ctx(lua).rt;
     let feed = Arc::clone(&ch);

@@ -70,7 +70,7 @@ fn udp_sendto(lua: &Lua, args: MultiValue) -> mlua::Result<MultiValue> {
     }
 }
 
-/// `udp_recvfrom(port, [host])` → `channel, bound_port` | `nil, err`. Default host `0.0.0.0`.
+/// `udp_recvfrom(port, [host])` → `channel, bound_port`; a failed bind raises. Default host `0.0.0.0`.
 fn udp_recvfrom(lua: &Lua, args: MultiValue) -> mlua::Result<MultiValue> {
     let port = port_arg(&args, 1, "udp_recvfrom", true)?;
     let host =
@@ -80,15 +80,13 @@ fn udp_recvfrom(lua: &Lua, args: MultiValue) -> mlua::Result<MultiValue> {
         let p = s.local_addr()?.port();
         Ok((s, p))
     });
-    let (socket, bound) = match bound {
-        Ok(b) => b,
-        Err(e) => {
-            return fail(
-                lua,
-                format!("listen udp {host}:{port}: {}", io_error_text(&e)),
-            )
-        }
-    };
+    // As `tcp_listen`: a socket that cannot be bound raises.
+    let (socket, bound) = bound.map_err(|e| {
+        mlua::Error::runtime(format!(
+            "udp_recvfrom: cannot listen on {host}:{port} (udp): {}",
+            io_error_text(&e)
+        ))
+    })?;
     let ch = Channel::new(None, RECEIVE_BACKLOG);
     let rt = ctx(lua).rt;
     let feed = Arc::clone(&ch);

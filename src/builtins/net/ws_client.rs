@@ -1,7 +1,7 @@
 //! `ws_connect(url, [headers])` (SPEC §10): a WebSocket client on tungstenite (`wss://` through
 //! rustls with the bundled Mozilla roots, so nothing is fetched at run time). The object has the
 //! methods of a server-side `ws` (SPEC §11): `send`, `send_binary`, `receive([timeout])`, `close`,
-//! `remote_addr`. Pings are answered by tungstenite while reading or writing.
+//! `is_closed`, and the fields `remote_addr`, `path` (of the URL) and `params` (empty). Pings are answered by tungstenite while reading or writing.
 
 use super::{bound_method, fail, off_thread, opt_seconds, BoundObject, Method};
 use crate::builtins::net::tcp;
@@ -33,6 +33,8 @@ struct WsInner {
     /// Taken per slice only, so a `send` from another goroutine waits at most one slice.
     socket: Mutex<Socket>,
     remote: String,
+    /// The path of the URL it connected to (`ws.path`, as a server-side `ws` has it).
+    path: String,
     closed: AtomicBool,
 }
 
@@ -64,6 +66,7 @@ pub(crate) const METHODS: &[(&str, Method<WsClient>)] = &[
     ("send_binary", ws_send_binary),
     ("receive", ws_receive),
     ("close", ws_close),
+    ("is_closed", ws_is_closed),
 ];
 
 impl UserData for WsClient {
@@ -75,9 +78,19 @@ impl UserData for WsClient {
                     return Ok(LuaValue::Nil);
                 };
                 let key = key.to_string_lossy();
-                if key == "remote_addr" {
-                    let this = ud.borrow::<WsClient>()?.clone();
-                    return Ok(LuaValue::String(lua.create_string(&this.0.remote)?));
+                match key.as_str() {
+                    "remote_addr" | "path" => {
+                        let this = ud.borrow::<WsClient>()?.clone();
+                        let text = if key == "path" {
+                            &this.0.path
+                        } else {
+                            &this.0.remote
+                        };
+                        return Ok(LuaValue::String(lua.create_string(text)?));
+                    }
+                    // A server-side `ws` has the values its path pattern bound; a client none.
+                    "params" => return Ok(LuaValue::Table(lua.create_table()?)),
+                    _ => {}
                 }
                 Ok(bound_method(lua, &ud, &key, METHODS)?.unwrap_or(LuaValue::Nil))
             },
@@ -108,7 +121,7 @@ fn open(
     url: &str,
     headers: Vec<(String, String)>,
     ca_file: Option<String>,
-) -> Result<(Socket, String), String> {
+) -> Result<(Socket, String, String), String> {
     let connector = match &ca_file {
         Some(path) => Some(tungstenite::Connector::Rustls(trusting(path)?)),
         None => None,
@@ -122,6 +135,7 @@ fn open(
         request.headers_mut().append(name, value);
     }
     let uri = request.uri().clone();
+    let path = uri.path().to_string();
     let host = uri
         .host()
         .ok_or("URL has no host")?
@@ -152,7 +166,7 @@ fn open(
             .and_then(|_| s.set_write_timeout(Some(IO_SLICE)))
             .map_err(|e| args::io_error_text(&e))?;
     }
-    Ok((socket, remote))
+    Ok((socket, remote, path))
 }
 
 fn describe(e: &tungstenite::Error) -> String {
@@ -233,10 +247,11 @@ fn ws_connect(lua: &Lua, a: MultiValue) -> mlua::Result<MultiValue> {
     };
     let target = url.clone();
     match off_thread(lua, "ws-connect", move || open(&target, headers, ca_file))? {
-        Ok((socket, remote)) => {
+        Ok((socket, remote, path)) => {
             let client = WsClient(Arc::new(WsInner {
                 socket: Mutex::new(socket),
                 remote,
+                path,
                 closed: AtomicBool::new(false),
             }));
             Ok(MultiValue::from_iter([client.push(lua)?]))
@@ -339,6 +354,13 @@ fn ws_receive(lua: &Lua, ws: &WsClient, a: MultiValue) -> mlua::Result<MultiValu
             fail(lua, msg)
         }
     }
+}
+
+/// `is_closed()`: whether this side closed the connection or saw it end, as a server-side `ws`.
+fn ws_is_closed(_lua: &Lua, ws: &WsClient, _a: MultiValue) -> mlua::Result<MultiValue> {
+    Ok(MultiValue::from_iter([LuaValue::Boolean(
+        ws.0.closed.load(Ordering::Acquire),
+    )]))
 }
 
 /// `close()`: sends a close frame and waits (briefly) for the peer's reply. Always `true`.

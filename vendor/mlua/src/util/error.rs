@@ -331,7 +331,10 @@ pub(crate) unsafe extern "C-unwind" fn error_traceback(state: *mut ffi::lua_Stat
     if get_internal_userdata::<WrappedFailure>(state, -1, ptr::null()).is_null() {
         let s = ffi::luaL_tolstring(state, -1, ptr::null_mut());
         if ffi::lua_checkstack(state, ffi::LUA_TRACEBACK_STACK) != 0 {
-            ffi::luaL_traceback(state, state, s, 0);
+            // SolVM patch: level 1, as `lua.c`'s message handler: level 0 is this handler itself,
+            // which Lua names after the instruction that failed (`[C]: in metamethod 'index'`,
+            // `[C]: in global 'f'`), a frame that is not the script's.
+            ffi::luaL_traceback(state, state, s, 1);
             ffi::lua_remove(state, -2);
         }
     }

@@ -1,0 +1,13 @@
+-- A client has the fields and methods of a server-side `ws`: path, params, is_closed.
+create_server("ws", {port = 0, host = "127.0.0.1"})
+handle_ws("ws", "/room/{name}", function(ws)
+  ws.send(ws.path .. " " .. ws.params.name .. " " .. tostring(ws.is_closed()))
+  ws:receive()
+end)
+local port = start_server("ws")
+local ws = assert(ws_connect("ws://127.0.0.1:" .. port .. "/room/blue?x=1"))
+print(ws:receive(2))
+print(ws.path, next(ws.params), ws.is_closed(), ws:is_closed())
+ws:close()
+print(ws.is_closed())
+stop_server("ws")
