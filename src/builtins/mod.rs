@@ -10,6 +10,7 @@ pub mod fs;
 pub mod go;
 pub mod import;
 pub mod json;
+pub mod serde_lua;
 pub mod net;
 pub mod server;
 pub mod store;
