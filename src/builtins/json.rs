@@ -9,8 +9,8 @@ use std::ffi::c_void;
 use mlua::{Lua, MultiValue, Table, Value as LuaValue};
 use serde_json::ser::{CompactFormatter, Formatter};
 
-pub use super::serde_lua::{EncodeError, Problem, MAX_DEPTH};
 use super::serde_lua::{self, push_index, push_key, write_json_string, ObjectKey, Shape};
+pub use super::serde_lua::{EncodeError, Problem, MAX_DEPTH};
 use crate::runtime::args::{arg_error, bad_argument, check_string, nil_err, type_name};
 
 /// Largest `indent` accepted by `json_encode`; beyond this it is surely a mistake.

@@ -6,12 +6,14 @@
 pub mod catalog;
 pub mod chan;
 pub mod core;
+#[cfg(feature = "crypto")]
+pub mod crypto;
 pub mod fs;
 pub mod go;
 pub mod import;
 pub mod json;
-pub mod serde_lua;
 pub mod net;
+pub mod serde_lua;
 pub mod server;
 pub mod store;
 pub mod timers;
@@ -53,6 +55,20 @@ pub const FAMILIES: &[Family] = &[
     Family::core("timers", timers::register),
     Family::core("net", net::register),
     Family::core("server", server::register),
+    #[cfg(feature = "crypto")]
+    Family {
+        name: "crypto",
+        register: crypto::register,
+        builtins: crypto::CATALOG,
+        classes: &[],
+    },
+    #[cfg(feature = "crypto")]
+    Family {
+        name: "ids",
+        register: crypto::ids::register,
+        builtins: crypto::ids::CATALOG,
+        classes: &[],
+    },
 ];
 
 /// Makes one builtin function in a state.
