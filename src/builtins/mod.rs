@@ -8,6 +8,8 @@ pub mod chan;
 pub mod core;
 #[cfg(feature = "crypto")]
 pub mod crypto;
+#[cfg(feature = "formats")]
+pub mod formats;
 pub mod fs;
 pub mod go;
 pub mod import;
@@ -67,6 +69,13 @@ pub const FAMILIES: &[Family] = &[
         name: "ids",
         register: crypto::ids::register,
         builtins: crypto::ids::CATALOG,
+        classes: &[],
+    },
+    #[cfg(feature = "formats")]
+    Family {
+        name: "formats",
+        register: formats::register,
+        builtins: formats::CATALOG,
         classes: &[],
     },
 ];

@@ -69,6 +69,8 @@ pub enum Problem {
     /// A table key that is neither a string nor an integer; holds a description of the key.
     BadKey(String),
     TooDeep,
+    /// `json_null` or `nil` for a format without null.
+    Null,
     /// The format's own refusal (TOML has no null, for one), in its words.
     Format(String),
     /// The Lua state failed (out of memory, usually): passed on as is.
@@ -95,6 +97,7 @@ impl fmt::Display for Problem {
                 write!(f, "table key must be a string or an integer, got {got}")
             }
             Problem::TooDeep => write!(f, "nesting deeper than {MAX_DEPTH} levels"),
+            Problem::Null => f.write_str("null (json_null or nil) cannot be encoded"),
             Problem::Format(msg) => f.write_str(msg),
             Problem::Lua(e) => write!(f, "{e}"),
         }
@@ -307,6 +310,8 @@ pub fn write_json_string(out: &mut Vec<u8>, s: &str) {
 pub struct EncodeOptions {
     /// NaN and ±inf are values (TOML, YAML), not errors.
     pub non_finite: bool,
+    /// The format has no null (TOML): `json_null` (or a lone `nil`) is an error.
+    pub no_null: bool,
 }
 
 /// Encodes `value` with a serde serializer: `run` gets a [`Serialize`](serde::Serialize) view of
@@ -320,7 +325,7 @@ pub fn encode<T, E: fmt::Display>(
     let state = EncodeState {
         options,
         open: RefCell::new(Vec::new()),
-        failure: RefCell::new(None),
+        failures: RefCell::new(Vec::new()),
     };
     let root = Data {
         value: value.clone(),
@@ -328,17 +333,25 @@ pub fn encode<T, E: fmt::Display>(
     };
     match run(&root) {
         Ok(out) => Ok(out),
-        Err(e) => Err(match state.failure.take() {
-            Some((Some(problem), path)) => EncodeError { problem, path },
-            Some((None, path)) => EncodeError {
-                problem: Problem::Format(e.to_string()),
-                path,
-            },
-            None => EncodeError {
-                problem: Problem::Format(e.to_string()),
-                path: "$".into(),
-            },
-        }),
+        Err(e) => {
+            // Ours first (a format may probe a value and recover from its own refusal); else the
+            // format's last refusal.
+            let mut failures = state.failures.take();
+            let ours = failures.iter().position(|(p, _)| p.is_some());
+            Err(
+                match ours.map(|i| failures.swap_remove(i)).or(failures.pop()) {
+                    Some((Some(problem), path)) => EncodeError { problem, path },
+                    Some((None, path)) => EncodeError {
+                        problem: Problem::Format(e.to_string()),
+                        path,
+                    },
+                    None => EncodeError {
+                        problem: Problem::Format(e.to_string()),
+                        path: "$".into(),
+                    },
+                },
+            )
+        }
     }
 }
 
@@ -346,9 +359,9 @@ struct EncodeState {
     options: EncodeOptions,
     /// The tables from the root to the value being written, each with the member being written.
     open: RefCell<Vec<OpenTable>>,
-    /// The first failure: our problem (`None`: the format's, whose message the error carries) and
-    /// where it happened.
-    failure: RefCell<Option<(Option<Problem>, String)>>,
+    /// Failures in the order met: our problem (`None`: the format's, whose message the error
+    /// carries) and where it happened.
+    failures: RefCell<Vec<(Option<Problem>, String)>>,
 }
 
 struct OpenTable {
@@ -366,12 +379,22 @@ impl EncodeState {
         path
     }
 
-    /// Notes the first failure (the innermost: later calls come from enclosing values).
+    /// Notes a failure where the encoder is. A format's refusal is noted once, where it happened
+    /// (the enclosing values see the same error come back).
     fn note(&self, problem: Option<Problem>) {
-        let mut failure = self.failure.borrow_mut();
-        if failure.is_none() {
-            *failure = Some((problem, self.path()));
+        let path = self.path();
+        let mut failures = self.failures.borrow_mut();
+        if problem.is_none() {
+            if failures
+                .last()
+                .is_some_and(|(_, p)| p.starts_with(path.as_str()))
+            {
+                return;
+            }
+            // Only the format's last refusal is reported: earlier ones were recovered from.
+            failures.retain(|(p, _)| p.is_some());
         }
+        failures.push((problem, path));
     }
 
     fn fail<E: ser::Error>(&self, problem: Problem) -> E {
@@ -408,8 +431,8 @@ impl Data<'_> {
     fn serialize_value<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let state = self.state;
         match &self.value {
-            LuaValue::Nil => s.serialize_unit(),
-            LuaValue::LightUserData(p) if p.0.is_null() => s.serialize_unit(),
+            LuaValue::Nil => self.serialize_null(s),
+            LuaValue::LightUserData(p) if p.0.is_null() => self.serialize_null(s),
             LuaValue::Boolean(b) => s.serialize_bool(*b),
             LuaValue::Integer(i) => s.serialize_i64(*i),
             LuaValue::Number(n) if !n.is_finite() && !state.options.non_finite => {
@@ -427,6 +450,13 @@ impl Data<'_> {
             LuaValue::Table(t) => self.serialize_table(t, s),
             other => Err(state.fail(Problem::Unsupported(type_name(other)))),
         }
+    }
+
+    fn serialize_null<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.state.options.no_null {
+            return Err(self.state.fail(Problem::Null));
+        }
+        s.serialize_unit()
     }
 
     fn serialize_table<S: Serializer>(&self, t: &Table, s: S) -> Result<S::Ok, S::Error> {
