@@ -3,6 +3,8 @@
 //! first time a script looks one of them up (`runtime::lazy`), so [`prepare`] holds what every
 //! state needs before that, and [`REPLACED`] the stock functions builtins take the place of.
 
+#[cfg(feature = "compress")]
+pub mod archive;
 pub mod catalog;
 pub mod chan;
 pub mod core;
@@ -11,6 +13,7 @@ pub mod crypto;
 #[cfg(feature = "formats")]
 pub mod formats;
 pub mod fs;
+pub mod ft;
 pub mod go;
 pub mod import;
 pub mod json;
@@ -76,6 +79,26 @@ pub const FAMILIES: &[Family] = &[
         name: "formats",
         register: formats::register,
         builtins: formats::CATALOG,
+        classes: &[],
+    },
+    #[cfg(feature = "compress")]
+    Family {
+        name: "compress",
+        register: archive::register_compress,
+        builtins: archive::COMPRESS_CATALOG,
+        classes: &[],
+    },
+    #[cfg(feature = "compress")]
+    Family {
+        name: "archive",
+        register: archive::register_archives,
+        builtins: archive::ARCHIVE_CATALOG,
+        classes: &[],
+    },
+    Family {
+        name: "ft",
+        register: ft::register,
+        builtins: ft::CATALOG,
         classes: &[],
     },
 ];
