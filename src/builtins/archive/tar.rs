@@ -137,12 +137,28 @@ pub fn create(archive: &Path, dir: &Path, gzip: bool) -> Result<(), String> {
     })
 }
 
+/// Writes `items` with their permission bits only (no file-type bits in the mode field, as GNU tar
+/// writes it), their mtime, and symlinks as links.
 fn build<W: io::Write>(mut b: tar::Builder<W>, items: &[paths::Item]) -> io::Result<W> {
-    b.follow_symlinks(false);
     for item in items {
+        let md = std::fs::symlink_metadata(&item.disk)?;
+        let mut header = tar::Header::new_gnu();
+        header.set_metadata(&md);
+        header.set_mode(item.mode);
         match item.kind {
-            Kind::Dir => b.append_dir(&item.name, &item.disk)?,
-            Kind::File | Kind::Symlink => b.append_path_with_name(&item.disk, &item.name)?,
+            Kind::Dir => {
+                header.set_size(0);
+                b.append_data(&mut header, &item.name, io::empty())?;
+            }
+            Kind::Symlink => {
+                let target = std::fs::read_link(&item.disk)?;
+                header.set_size(0);
+                b.append_link(&mut header, &item.name, target)?;
+            }
+            Kind::File => {
+                let file = File::open(&item.disk)?;
+                b.append_data(&mut header, &item.name, file)?;
+            }
         }
     }
     b.into_inner()
