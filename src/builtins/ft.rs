@@ -35,19 +35,6 @@ fn bytes_arg(lua: &Lua, a: &MultiValue, pos: usize, func: &str) -> mlua::Result<
     Ok(check_string(lua, a, pos, func)?.as_bytes().to_vec())
 }
 
-fn url_arg(lua: &Lua, a: &MultiValue, pos: usize, func: &str) -> mlua::Result<String> {
-    let url = check_string(lua, a, pos, func)?.to_string_lossy();
-    let lower = url.to_ascii_lowercase();
-    if !(lower.starts_with("http://") || lower.starts_with("https://")) {
-        return Err(args::arg_error(
-            pos,
-            func,
-            "URL must start with http:// or https://",
-        ));
-    }
-    Ok(url)
-}
-
 fn path(bytes: &[u8]) -> &Path {
     Path::new(OsStr::from_bytes(bytes))
 }
@@ -72,7 +59,7 @@ fn finish(lua: &Lua, func: &str, result: Result<(), String>) -> mlua::Result<Mul
 /// `ft.download(url, path)`: a GET whose 2xx body is written to `path` (atomically).
 fn download(lua: &Lua, a: MultiValue) -> mlua::Result<MultiValue> {
     let func = "ft.download";
-    let url = url_arg(lua, &a, 1, func)?;
+    let url = http_client::url_arg(lua, &a, 1, func)?;
     let dst = bytes_arg(lua, &a, 2, func)?;
     let result = match http_client::perform_from_lua(lua, Request::get(&url))? {
         Err(why) => Err(why),
@@ -88,7 +75,7 @@ fn download(lua: &Lua, a: MultiValue) -> mlua::Result<MultiValue> {
 fn upload(lua: &Lua, a: MultiValue) -> mlua::Result<MultiValue> {
     let func = "ft.upload";
     let src = bytes_arg(lua, &a, 1, func)?;
-    let url = url_arg(lua, &a, 2, func)?;
+    let url = http_client::url_arg(lua, &a, 2, func)?;
     let body = match read_file(&src) {
         Ok(b) => b,
         Err(why) => return finish(lua, func, Err(why)),

@@ -95,7 +95,7 @@ pub fn check_integer(args: &MultiValue, pos: usize, func: &str) -> mlua::Result<
     }
     let n = check_number(args, pos, func)?;
     // 2^63 is the first float past i64::MAX; every float below it in magnitude converts exactly.
-    if n.fract() == 0.0 && n >= -9.223_372_036_854_776e18 && n < 9.223_372_036_854_776e18 {
+    if n.fract() == 0.0 && (-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&n) {
         Ok(n as i64)
     } else {
         Err(arg_error(pos, func, "number has no integer representation"))

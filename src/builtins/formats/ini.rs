@@ -2,7 +2,7 @@
 //! `${VAR}` substitution as the dotenv convention has them). An INI file is `{section = {key =
 //! value}}`, keys before any section under `""`; every value is a string.
 
-use super::{line_column, one, path_arg, refuse, text_arg, written, Builtin};
+use super::{line_column, one, path_arg, read_text, refuse, text_arg, written, Builtin};
 use crate::builtins::fs;
 use crate::runtime::args::{self, check_string, type_name};
 use ini::{EscapePolicy, Ini, LineSeparator, ParseOption, WriteOption};
@@ -69,13 +69,10 @@ fn ini_parse(lua: &Lua, a: MultiValue) -> mlua::Result<MultiValue> {
 
 fn ini_read(lua: &Lua, a: MultiValue) -> mlua::Result<MultiValue> {
     let path = path_arg(lua, &a, 1, "ini.read")?;
-    let data = match fs::read_file(&path) {
-        Ok(d) => d,
-        Err(e) => return args::nil_err(lua, e),
-    };
     let func = format!("ini.read {}", String::from_utf8_lossy(&path));
-    let Ok(text) = String::from_utf8(data) else {
-        return refuse(lua, &func, "the file is not UTF-8 text");
+    let text = match read_text(&path, &func) {
+        Ok(t) => t,
+        Err(e) => return args::nil_err(lua, e),
     };
     match ini_table(lua, &text)? {
         Ok(t) => one(lua, t),
@@ -227,13 +224,10 @@ fn dotenv_load(lua: &Lua, a: MultiValue) -> mlua::Result<MultiValue> {
         None | Some(LuaValue::Nil) => b".env".to_vec(),
         Some(_) => path_arg(lua, &a, 1, func)?,
     };
-    let data = match fs::read_file(&path) {
-        Ok(d) => d,
-        Err(e) => return args::nil_err(lua, e),
-    };
     let name = format!("{func} {}", String::from_utf8_lossy(&path));
-    let Ok(text) = String::from_utf8(data) else {
-        return refuse(lua, &name, "the file is not UTF-8 text");
+    let text = match read_text(&path, &name) {
+        Ok(t) => t,
+        Err(e) => return args::nil_err(lua, e),
     };
     match dotenv_pairs(&text) {
         Ok(pairs) => {

@@ -81,6 +81,12 @@ fn path_arg(lua: &Lua, a: &MultiValue, pos: usize, func: &str) -> mlua::Result<V
     Ok(args::check_string(lua, a, pos, func)?.as_bytes().to_vec())
 }
 
+/// A file's text: the I/O error as `fs` words it, or `func: the file is not UTF-8 text`.
+fn read_text(path: &[u8], func: &str) -> Result<String, String> {
+    let data = crate::builtins::fs::read_file(path)?;
+    String::from_utf8(data).map_err(|_| format!("{func}: the file is not UTF-8 text"))
+}
+
 /// `true`, or `nil, err` (what the `write` functions return).
 fn written(lua: &Lua, result: Result<(), String>) -> mlua::Result<MultiValue> {
     match result {
