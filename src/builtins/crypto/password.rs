@@ -15,8 +15,11 @@ pub(super) const FUNCTIONS: &[(&str, Builtin)] = &[
 ];
 
 /// Largest memory (KiB) a hash to verify may ask for: a PHC string from elsewhere must not make us
-/// allocate gigabytes.
+/// allocate gigabytes (or spin for minutes, below).
 const MAX_VERIFY_MEMORY_KIB: u32 = 1 << 20;
+/// Most passes and lanes such a hash may ask for (real ones use a handful).
+const MAX_VERIFY_PASSES: u32 = 64;
+const MAX_VERIFY_LANES: u32 = 64;
 
 fn password_hash(lua: &Lua, a: MultiValue) -> mlua::Result<MultiValue> {
     let password = check_string(lua, &a, 1, "password_hash")?;
@@ -43,11 +46,17 @@ fn password_verify(lua: &Lua, a: MultiValue) -> mlua::Result<MultiValue> {
         Err(e) => return refuse(format!("not a PHC hash string ({e})")),
     };
     match argon2::Params::try_from(&parsed) {
-        Ok(params) if params.m_cost() <= MAX_VERIFY_MEMORY_KIB => {}
+        Ok(params)
+            if params.m_cost() <= MAX_VERIFY_MEMORY_KIB
+                && params.t_cost() <= MAX_VERIFY_PASSES
+                && params.p_cost() <= MAX_VERIFY_LANES => {}
         Ok(params) => {
             return refuse(format!(
-                "the hash asks for {} KiB of memory (at most {MAX_VERIFY_MEMORY_KIB})",
-                params.m_cost()
+                "the hash asks for too much work (m={} KiB, t={}, p={}; at most m={MAX_VERIFY_MEMORY_KIB}, \
+                 t={MAX_VERIFY_PASSES}, p={MAX_VERIFY_LANES})",
+                params.m_cost(),
+                params.t_cost(),
+                params.p_cost()
             ))
         }
         Err(e) => return refuse(format!("bad argon2 parameters ({e})")),
