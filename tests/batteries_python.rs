@@ -41,10 +41,13 @@ fn python(dir: &Path, script: &str) -> String {
 fn hashes_and_hmac_agree_with_hashlib() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
-    python(d, "import os; open('data.bin','wb').write(os.urandom(100_003))");
+    python(
+        d,
+        "import os; open('data.bin','wb').write(os.urandom(100_003))",
+    );
     let algs = [
-        "md5", "sha1", "sha224", "sha256", "sha384", "sha512", "sha3_224", "sha3_256",
-        "sha3_384", "sha3_512",
+        "md5", "sha1", "sha224", "sha256", "sha384", "sha512", "sha3_224", "sha3_256", "sha3_384",
+        "sha3_512",
     ];
     let ours = lua(
         d,
@@ -310,25 +313,55 @@ with zipfile.ZipFile('symlink.zip', 'w') as z:
     );
     let abs_text = abs.display().to_string();
     let expected = [
-        ("dotdot.tar", "refused entry ../../escaped.txt: a `..` in ../../escaped.txt"),
+        (
+            "dotdot.tar",
+            "refused entry ../../escaped.txt: a `..` in ../../escaped.txt",
+        ),
         ("abs.tar", "refused entry"),
-        ("symlink.tar", "refused entry out: a link to ../.., outside the destination"),
-        ("symabs.tar", "refused entry etc: a link to the absolute path /etc"),
-        ("through.tar", "refused entry in/x.txt: it would be written through the link in"),
-        ("hard.tar", "refused entry h: a hard link to a `..` in ../../escaped.txt"),
-        ("fifo.tar", "refused entry pipe: not a file, directory or link"),
-        ("dotdot.zip", "refused entry ../../escaped.txt: a `..` in ../../escaped.txt"),
+        (
+            "symlink.tar",
+            "refused entry out: a link to ../.., outside the destination",
+        ),
+        (
+            "symabs.tar",
+            "refused entry etc: a link to the absolute path /etc",
+        ),
+        (
+            "through.tar",
+            "refused entry in/x.txt: it would be written through the link in",
+        ),
+        (
+            "hard.tar",
+            "refused entry h: a hard link to a `..` in ../../escaped.txt",
+        ),
+        (
+            "fifo.tar",
+            "refused entry pipe: not a file, directory or link",
+        ),
+        (
+            "dotdot.zip",
+            "refused entry ../../escaped.txt: a `..` in ../../escaped.txt",
+        ),
         ("abs.zip", "refused entry"),
-        ("symlink.zip", "refused entry up: a link to ../../.., outside the destination"),
+        (
+            "symlink.zip",
+            "refused entry up: a link to ../../.., outside the destination",
+        ),
     ];
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), expected.len(), "{out}");
     for (line, (name, why)) in lines.iter().zip(expected) {
         assert!(line.starts_with(&format!("{name}\tnil\t")), "{line}");
         assert!(line.contains(why), "{line} lacks {why}");
-        assert!(line.ends_with("\tfalse"), "{name} extracted something: {line}");
+        assert!(
+            line.ends_with("\tfalse"),
+            "{name} extracted something: {line}"
+        );
     }
-    assert!(lines[1].contains(&abs_text) && lines[8].contains(&abs_text), "{out}");
+    assert!(
+        lines[1].contains(&abs_text) && lines[8].contains(&abs_text),
+        "{out}"
+    );
     // Nothing anywhere outside the destinations.
     for escaped in [
         d.join("escaped.txt"),
@@ -371,8 +404,11 @@ with gzip.open('bomb.gz', 'wb', 9) as f:
 fn ft_download_and_upload_against_a_python_server() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
-    std::fs::write(d.join("served.bin"), (0..=255u8).cycle().take(70_000).collect::<Vec<u8>>())
-        .expect("write served file");
+    std::fs::write(
+        d.join("served.bin"),
+        (0..=255u8).cycle().take(70_000).collect::<Vec<u8>>(),
+    )
+    .expect("write served file");
     // Serves GET /served.bin (404 otherwise) and stores POST bodies; prints its port, then serves
     // at most 10 requests and stops by itself.
     let server = "import http.server, sys
@@ -424,9 +460,7 @@ for _ in range(10):
     let _ = child.wait();
     assert_eq!(
         out,
-        format!(
-            "true\ntrue\nnil\tft.download: GET {base}/missing: HTTP status 404\nfalse\ntrue\n"
-        )
+        format!("true\ntrue\nnil\tft.download: GET {base}/missing: HTTP status 404\nfalse\ntrue\n")
     );
     assert_eq!(
         std::fs::read(d.join("uploaded.bin")).expect("uploaded"),
