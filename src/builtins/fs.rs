@@ -133,7 +133,7 @@ fn to_path(bytes: &[u8]) -> &Path {
 
 /// Go's wording: `open notes.txt: no such file or directory`. Rust's own `Display` appends
 /// `(os error 2)` and capitalises, which reads like an internal error to a script author.
-fn go_error(op: &str, path: &[u8], err: &io::Error) -> String {
+pub fn go_error(op: &str, path: &[u8], err: &io::Error) -> String {
     format!(
         "{op} {}: {}",
         String::from_utf8_lossy(path),
@@ -141,7 +141,8 @@ fn go_error(op: &str, path: &[u8], err: &io::Error) -> String {
     )
 }
 
-fn read_file(path: &[u8]) -> Result<Vec<u8>, String> {
+/// The whole file, or a Go-worded error (shared with the families that read files: csv, ini, ...).
+pub fn read_file(path: &[u8]) -> Result<Vec<u8>, String> {
     let mut file = File::open(to_path(path)).map_err(|e| go_error("open", path, &e))?;
     let mut contents = Vec::new();
     // A directory opens fine on Unix; the read is what fails, with EISDIR: `read notes: is a directory`.
@@ -153,8 +154,8 @@ fn read_file(path: &[u8]) -> Result<Vec<u8>, String> {
 /// Replaces `path` atomically: the data goes to a temporary file in the same directory, is flushed to
 /// disk, and is renamed over the target, so a crash leaves either the old file or the new one. An
 /// existing target keeps its permission bits (and, when allowed, its owner); a symlink is followed so
-/// the file it points to is replaced, not the link.
-fn write_file(path: &[u8], data: &[u8]) -> Result<(), String> {
+/// the file it points to is replaced, not the link. Shared with the families that write files.
+pub fn write_file(path: &[u8], data: &[u8]) -> Result<(), String> {
     let last = path.rsplit(|&b| b == b'/').next().unwrap_or_default();
     if path.is_empty() {
         return Err(go_error(

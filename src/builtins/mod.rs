@@ -3,14 +3,22 @@
 //! first time a script looks one of them up (`runtime::lazy`), so [`prepare`] holds what every
 //! state needs before that, and [`REPLACED`] the stock functions builtins take the place of.
 
+#[cfg(feature = "compress")]
+pub mod archive;
 pub mod catalog;
 pub mod chan;
 pub mod core;
+#[cfg(feature = "crypto")]
+pub mod crypto;
+#[cfg(feature = "formats")]
+pub mod formats;
 pub mod fs;
+pub mod ft;
 pub mod go;
 pub mod import;
 pub mod json;
 pub mod net;
+pub mod serde_lua;
 pub mod server;
 pub mod stock;
 pub mod store;
@@ -53,6 +61,47 @@ pub const FAMILIES: &[Family] = &[
     Family::core("timers", timers::register),
     Family::core("net", net::register),
     Family::core("server", server::register),
+    #[cfg(feature = "crypto")]
+    Family {
+        name: "crypto",
+        register: crypto::register,
+        builtins: crypto::CATALOG,
+        classes: &[],
+    },
+    #[cfg(feature = "crypto")]
+    Family {
+        name: "ids",
+        register: crypto::ids::register,
+        builtins: crypto::ids::CATALOG,
+        classes: &[],
+    },
+    #[cfg(feature = "formats")]
+    Family {
+        name: "formats",
+        register: formats::register,
+        builtins: formats::CATALOG,
+        classes: &[],
+    },
+    #[cfg(feature = "compress")]
+    Family {
+        name: "compress",
+        register: archive::register_compress,
+        builtins: archive::COMPRESS_CATALOG,
+        classes: &[],
+    },
+    #[cfg(feature = "compress")]
+    Family {
+        name: "archive",
+        register: archive::register_archives,
+        builtins: archive::ARCHIVE_CATALOG,
+        classes: &[],
+    },
+    Family {
+        name: "ft",
+        register: ft::register,
+        builtins: ft::CATALOG,
+        classes: &[],
+    },
 ];
 
 /// Makes one builtin function in a state.

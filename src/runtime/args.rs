@@ -87,6 +87,48 @@ pub fn check_number(args: &MultiValue, pos: usize, func: &str) -> mlua::Result<f
     }
 }
 
+/// Argument as an integer, Lua style: an integral float or a numeric string converts; any other
+/// number raises `number has no integer representation`, as Lua's `luaL_checkinteger` does.
+pub fn check_integer(args: &MultiValue, pos: usize, func: &str) -> mlua::Result<i64> {
+    if let Some(LuaValue::Integer(i)) = args.get(pos - 1) {
+        return Ok(*i);
+    }
+    let n = check_number(args, pos, func)?;
+    // 2^63 is the first float past i64::MAX; every float below it in magnitude converts exactly.
+    if n.fract() == 0.0 && (-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&n) {
+        Ok(n as i64)
+    } else {
+        Err(arg_error(pos, func, "number has no integer representation"))
+    }
+}
+
+/// An optional table argument (an options table): `None` when absent or nil.
+pub fn opt_table(args: &MultiValue, pos: usize, func: &str) -> mlua::Result<Option<mlua::Table>> {
+    match args.get(pos - 1) {
+        None | Some(LuaValue::Nil) => Ok(None),
+        Some(LuaValue::Table(t)) => Ok(Some(t.clone())),
+        Some(v) => Err(bad_argument(pos, func, "table", v)),
+    }
+}
+
+/// Boolean field `name` of options table `opts` (argument `pos`), `default` when absent.
+pub fn bool_option(
+    opts: Option<&mlua::Table>,
+    name: &str,
+    default: bool,
+    pos: usize,
+    func: &str,
+) -> mlua::Result<bool> {
+    let Some(opts) = opts else {
+        return Ok(default);
+    };
+    match opts.get::<LuaValue>(name)? {
+        LuaValue::Nil => Ok(default),
+        LuaValue::Boolean(b) => Ok(b),
+        _ => Err(arg_error(pos, func, &format!("{name} must be a boolean"))),
+    }
+}
+
 /// The Lua convention for I/O-ish failures: return `nil, message`.
 pub fn nil_err(lua: &Lua, msg: impl AsRef<str>) -> mlua::Result<MultiValue> {
     let s = lua.create_string(msg.as_ref())?;

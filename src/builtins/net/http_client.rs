@@ -279,7 +279,8 @@ fn send(lua: &Lua, req: Request) -> mlua::Result<MultiValue> {
     }
 }
 
-fn url_arg(lua: &Lua, a: &MultiValue, pos: usize, func: &str) -> mlua::Result<String> {
+/// Argument `pos` as an `http://` or `https://` URL (shared with `ft`).
+pub fn url_arg(lua: &Lua, a: &MultiValue, pos: usize, func: &str) -> mlua::Result<String> {
     let url = args::check_string(lua, a, pos, func)?
         .to_string_lossy()
         .to_string();

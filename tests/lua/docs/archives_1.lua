@@ -1,0 +1,7 @@
+local text = string.rep("all work and no play ", 1000)
+local packed = compress.encode("gzip", text)
+print(#text, #packed, compress.decode("gzip", packed) == text)
+print(compress.decode("br", compress.encode("brotli", text, 11)) == text)
+local bomb = compress.encode("zstd", string.rep("\0", 16 * 1024 * 1024))
+print(#bomb < 4096, compress.decode("zstd", bomb, {max_bytes = 1024 * 1024}))
+print(compress.decode("gzip", "not gzip at all"))

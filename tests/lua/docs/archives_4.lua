@@ -1,0 +1,7 @@
+local tmp = os.getenv("TEST_TMP")
+write_file(tmp .. "/report.txt", "numbers")
+print(ft.copy(tmp .. "/report.txt", tmp .. "/backup/2024/report.txt"))
+print(ft.move(tmp .. "/backup/2024/report.txt", tmp .. "/archive/report.txt"))
+print(file_exists(tmp .. "/backup/2024/report.txt"), read_file(tmp .. "/archive/report.txt"))
+print(ft.copy(tmp .. "/missing.txt", tmp .. "/x.txt") == nil)
+print(ft.download("http://127.0.0.1:1/file", tmp .. "/file"))

@@ -1,0 +1,7 @@
+print(#uuid.v4(), uuid.is_valid(uuid.v7()), uuid.is_valid("nope"))
+local roll = random.int(1, 6)
+print(roll >= 1 and roll <= 6, math.type(roll))
+print(#random.string(24), random.string(8, "01"):match("^[01]+$") ~= nil)
+local deck = random.shuffle({"a", "b", "c"})
+table.sort(deck)
+print(table.concat(deck, ","))

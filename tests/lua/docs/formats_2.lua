@@ -1,0 +1,6 @@
+local v = yaml.decode("replicas: 3\nimages: [web, worker]\nmeta: ~\n")
+print(v.replicas, v.images[2], v.meta == json_null)
+io.write(yaml.encode({name = "svc", ports = {80, 443}, extra = json_array({})}))
+local j = jsonc.decode('{\n  // the port\n  "port": 80,\n}')
+print(j.port)
+print(pcall(yaml.encode, {f = print}))

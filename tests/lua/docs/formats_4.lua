@@ -1,0 +1,6 @@
+local conf = ini.parse("debug = true\n[db]\nhost = \"localhost\"\nport = 5432\n")
+print(conf[""].debug, conf.db.host, conf.db.port)
+io.write(ini.stringify({db = {host = "h", port = 5432}}))
+local env = dotenv.parse('export TOKEN=abc\nGREETING="hello world"\nURL=${TOKEN}.example\n')
+print(env.TOKEN, env.GREETING, env.URL)
+print(dotenv.get("SURELY_UNSET_VARIABLE", "fallback"))

@@ -1,0 +1,6 @@
+local u = url.parse("https://ada:pw@Example.com/docs/a%20b?q=lua&page=2#top")
+print(u.scheme, u.user, u.host, u.port, u.path, u.query, u.fragment)
+print(url.build({scheme = "https", host = "example.com", path = "/search", query = {q = "x y", page = 2}}))
+print(url.encode("a b/c"), url.decode("a%20b"))
+local q = url.query_decode("tag=a&tag=b&name=x+y")
+print(q.tag[1], q.tag[2], q.name)
