@@ -13,6 +13,8 @@ pub mod json;
 pub mod net;
 pub mod server;
 pub mod store;
+pub mod support;
+pub mod text;
 pub mod timers;
 
 use crate::runtime::value;
@@ -52,6 +54,24 @@ pub const FAMILIES: &[Family] = &[
     Family::core("timers", timers::register),
     Family::core("net", net::register),
     Family::core("server", server::register),
+    Family {
+        name: "text",
+        register: text::register,
+        builtins: text::CATALOG,
+        classes: &[],
+    },
+    Family {
+        name: "tablex",
+        register: text::tablex::register,
+        builtins: text::tablex::CATALOG,
+        classes: &[],
+    },
+    Family {
+        name: "types",
+        register: text::types::register,
+        builtins: text::types::CATALOG,
+        classes: &[],
+    },
 ];
 
 /// Makes one builtin function in a state.
