@@ -6,11 +6,13 @@
 pub mod catalog;
 pub mod chan;
 pub mod core;
+pub mod datetime;
 pub mod fs;
 pub mod go;
 pub mod import;
 pub mod json;
 pub mod net;
+pub mod regex;
 pub mod server;
 pub mod store;
 pub mod support;
@@ -54,6 +56,18 @@ pub const FAMILIES: &[Family] = &[
     Family::core("timers", timers::register),
     Family::core("net", net::register),
     Family::core("server", server::register),
+    Family {
+        name: "regex",
+        register: regex::register,
+        builtins: regex::CATALOG,
+        classes: regex::CLASSES,
+    },
+    Family {
+        name: "datetime",
+        register: datetime::register,
+        builtins: datetime::CATALOG,
+        classes: &[],
+    },
     Family {
         name: "text",
         register: text::register,
