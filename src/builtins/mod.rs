@@ -16,6 +16,8 @@ pub mod regex;
 pub mod server;
 pub mod store;
 pub mod support;
+#[cfg(feature = "templates")]
+pub mod template;
 pub mod text;
 pub mod timers;
 
@@ -67,6 +69,13 @@ pub const FAMILIES: &[Family] = &[
         register: datetime::register,
         builtins: datetime::CATALOG,
         classes: &[],
+    },
+    #[cfg(feature = "templates")]
+    Family {
+        name: "template",
+        register: template::register,
+        builtins: template::CATALOG,
+        classes: template::CLASSES,
     },
     Family {
         name: "text",
