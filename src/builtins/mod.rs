@@ -12,6 +12,7 @@ pub mod go;
 pub mod import;
 pub mod json;
 pub mod net;
+pub mod process;
 pub mod regex;
 pub mod server;
 pub mod store;
@@ -58,6 +59,18 @@ pub const FAMILIES: &[Family] = &[
     Family::core("timers", timers::register),
     Family::core("net", net::register),
     Family::core("server", server::register),
+    Family {
+        name: "process",
+        register: process::register,
+        builtins: process::CATALOG,
+        classes: process::CLASSES,
+    },
+    Family {
+        name: "signals",
+        register: process::signals::register,
+        builtins: process::signals::CATALOG,
+        classes: &[],
+    },
     Family {
         name: "regex",
         register: regex::register,
