@@ -98,6 +98,9 @@ pub struct Shared {
     family_states: Mutex<Vec<(std::any::TypeId, Arc<dyn FamilyState>)>>,
     /// Set once [`Shared::end_run`] has told the family states.
     ended: AtomicBool,
+    /// The "a stop signal is being handled" flag of the process's signal handlers (see
+    /// [`Shared::stop_signal_taken`]).
+    stop_signal_pending: Option<Arc<AtomicBool>>,
 }
 
 /// State a builtin family keeps for one run (its children, its signal handlers), created on first
@@ -151,6 +154,7 @@ impl Shared {
             exit_code: AtomicI32::new(0),
             family_states: Mutex::new(Vec::new()),
             ended: AtomicBool::new(false),
+            stop_signal_pending: None,
         }
     }
 
@@ -185,6 +189,14 @@ impl Shared {
             .collect();
         for s in states {
             s.run_ended();
+        }
+    }
+
+    /// A family took the SIGINT/SIGTERM just received: a next one is not "the second signal" that
+    /// ends the process at once. Called as soon as the family has it, before the supervisor looks.
+    pub fn stop_signal_taken(&self) {
+        if let Some(p) = &self.stop_signal_pending {
+            p.store(false, Ordering::Release);
         }
     }
 
@@ -367,6 +379,7 @@ pub fn run(config: Config, program: Program) -> Outcome {
     loop {
         let mut shared = Shared::new_inner(config.clone(), script_dir.clone());
         shared.script_path = program.path.clone();
+        shared.stop_signal_pending = Some(Arc::clone(&signals.pending));
         let rt = Arc::new(shared);
         if let Some(path) = &program.path {
             rt.watch_for_reload(path);

@@ -250,44 +250,49 @@ pub fn register(lua: &Lua) -> mlua::Result<()> {
 /// A table that reads and writes the environment (`process.env.HOME`, `process.env.X = nil`).
 fn env_proxy(lua: &Lua) -> mlua::Result<Table> {
     let meta = lua.create_table()?;
+    let wrap = |f: mlua::Function| args::wrap_function(lua, f);
     meta.raw_set(
         "__index",
-        lua.create_function(|lua, (_t, key): (LuaValue, LuaValue)| match key {
-            LuaValue::String(k) => match std::env::var_os(&*k.to_string_lossy()) {
-                Some(v) => support::string(lua, v.as_encoded_bytes()),
-                None => Ok(LuaValue::Nil),
-            },
-            _ => Ok(LuaValue::Nil),
-        })?,
+        wrap(
+            lua.create_function(|lua, (_t, key): (LuaValue, LuaValue)| match key {
+                LuaValue::String(k) => match std::env::var_os(&*k.to_string_lossy()) {
+                    Some(v) => support::string(lua, v.as_encoded_bytes()),
+                    None => Ok(LuaValue::Nil),
+                },
+                _ => Ok(LuaValue::Nil),
+            })?,
+        )?,
     )?;
     meta.raw_set(
         "__newindex",
-        lua.create_function(|_, (_t, key, v): (LuaValue, LuaValue, LuaValue)| {
-            let LuaValue::String(k) = key else {
-                return Err(mlua::Error::runtime("process.env: names are strings"));
-            };
-            let k = k.to_string_lossy();
-            if k.is_empty() || k.contains(['=', '\0']) {
-                return Err(mlua::Error::runtime(format!(
-                    "process.env: invalid variable name '{k}'"
-                )));
-            }
-            match v {
-                LuaValue::Nil | LuaValue::Boolean(false) => std::env::remove_var(&k),
-                LuaValue::String(s) if !s.as_bytes().contains(&0) => {
-                    std::env::set_var(&k, &*s.to_string_lossy())
-                }
-                LuaValue::Integer(i) => std::env::set_var(&k, i.to_string()),
-                LuaValue::Number(n) => std::env::set_var(&k, n.to_string()),
-                other => {
+        wrap(
+            lua.create_function(|_, (_t, key, v): (LuaValue, LuaValue, LuaValue)| {
+                let LuaValue::String(k) = key else {
+                    return Err(mlua::Error::runtime("process.env: names are strings"));
+                };
+                let k = k.to_string_lossy();
+                if k.is_empty() || k.contains(['=', '\0']) {
                     return Err(mlua::Error::runtime(format!(
-                        "process.env: a value must be a string (got {})",
-                        args::type_name(&other)
-                    )))
+                        "process.env: invalid variable name '{k}'"
+                    )));
                 }
-            }
-            Ok(())
-        })?,
+                match v {
+                    LuaValue::Nil | LuaValue::Boolean(false) => std::env::remove_var(&k),
+                    LuaValue::String(s) if !s.as_bytes().contains(&0) => {
+                        std::env::set_var(&k, &*s.to_string_lossy())
+                    }
+                    LuaValue::Integer(i) => std::env::set_var(&k, i.to_string()),
+                    LuaValue::Number(n) => std::env::set_var(&k, n.to_string()),
+                    other => {
+                        return Err(mlua::Error::runtime(format!(
+                            "process.env: a value must be a string (got {})",
+                            args::type_name(&other)
+                        )))
+                    }
+                }
+                Ok(())
+            })?,
+        )?,
     )?;
     meta.raw_set(
         "__pairs",

@@ -149,7 +149,11 @@ fn listen(rt: &Arc<Shared>, state: &Arc<SignalState>, signal: i32) -> mlua::Resu
 fn deliver(rt: &Shared, state: &SignalState, sig: i32) {
     let name = super::signal_name(sig);
     let mut delivered = false;
-    for h in state.handlers.lock().iter().filter(|h| h.signal == sig) {
+    let handlers = state.handlers.lock();
+    if handlers.iter().any(|h| h.signal == sig) {
+        rt.stop_signal_taken();
+    }
+    for h in handlers.iter().filter(|h| h.signal == sig) {
         delivered |=
             h.to.send(Event::Callback {
                 id: h.id,
@@ -157,6 +161,7 @@ fn deliver(rt: &Shared, state: &SignalState, sig: i32) {
             })
             .is_ok();
     }
+    drop(handlers);
     if !delivered && sig != libc::SIGINT && sig != libc::SIGTERM && rt.cancel.reason().is_none() {
         rt.exit_code.store(128 + sig, Ordering::Relaxed);
         rt.cancel(Reason::Signal);
