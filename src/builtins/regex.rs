@@ -54,10 +54,20 @@ pub const METHODS: &[(&str, Method)] = &[
 /// How many compiled patterns a run keeps.
 const CACHE_SIZE: usize = 256;
 
+/// A pattern and its flags.
+type CacheKey = (Vec<u8>, String);
+
 /// The run's compiled patterns by (pattern, flags), least recently used dropped first.
 #[derive(Default)]
 struct Cache {
-    entries: Mutex<(u64, HashMap<(Vec<u8>, String), (Regex, u64)>)>,
+    entries: Mutex<CacheEntries>,
+}
+
+/// A use counter and, by pattern, the compiled pattern with the count at its last use.
+#[derive(Default)]
+struct CacheEntries {
+    clock: u64,
+    map: HashMap<CacheKey, (Regex, u64)>,
 }
 
 impl FamilyState for Cache {}
@@ -172,7 +182,7 @@ fn compiled(lua: &Lua, pattern: &[u8], flags: &str, func: &str) -> mlua::Result<
     let key = (pattern.to_vec(), flags.to_string());
     {
         let mut guard = cache.entries.lock();
-        let (clock, map) = &mut *guard;
+        let CacheEntries { clock, map } = &mut *guard;
         *clock += 1;
         if let Some((re, used)) = map.get_mut(&key) {
             *used = *clock;
@@ -181,7 +191,7 @@ fn compiled(lua: &Lua, pattern: &[u8], flags: &str, func: &str) -> mlua::Result<
     }
     let re = compile(pattern, flags).map_err(|e| mlua::Error::runtime(format!("{func}: {e}")))?;
     let mut guard = cache.entries.lock();
-    let (clock, map) = &mut *guard;
+    let CacheEntries { clock, map } = &mut *guard;
     if map.len() >= CACHE_SIZE {
         if let Some(oldest) = map
             .iter()

@@ -310,8 +310,8 @@ fn glob(pattern: &str) -> Vec<PathBuf> {
             };
             for e in entries.flatten() {
                 let name = e.file_name().to_string_lossy().into_owned();
-                if wildcard(part.as_bytes(), name.as_bytes())
-                    && !(name.starts_with('.') && !part.starts_with('.'))
+                if (part.starts_with('.') || !name.starts_with('.'))
+                    && wildcard(part.as_bytes(), name.as_bytes())
                 {
                     next.push(dir.join(&name));
                 }

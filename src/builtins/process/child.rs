@@ -104,12 +104,7 @@ impl<R: Read + AsRawFd> Pipe<R> {
 
     /// Waits (cancellably) until `pick` can take something from the buffer or the pipe ends;
     /// `pick` gets the buffer and whether the pipe has ended.
-    fn wait_for<T>(
-        &self,
-        lua: &Lua,
-        func: &str,
-        pick: &mut dyn FnMut(&mut Vec<u8>, bool) -> mlua::Result<Option<T>>,
-    ) -> mlua::Result<T> {
+    fn wait_for<T>(&self, lua: &Lua, func: &str, pick: &mut Pick<'_, T>) -> mlua::Result<T> {
         let ctx = crate::runtime::ctx(lua);
         goroutine::io_wait(lua, &ctx, &mut || {
             {
@@ -129,6 +124,10 @@ impl<R: Read + AsRawFd> Pipe<R> {
         })
     }
 }
+
+/// Takes what a read wants from a pipe's buffer (`Some`), given whether the pipe has ended; `None`
+/// to wait for more.
+type Pick<'a, T> = dyn FnMut(&mut Vec<u8>, bool) -> mlua::Result<Option<T>> + 'a;
 
 /// Sets `O_NONBLOCK` on our end of a pipe.
 fn set_nonblocking(fd: RawFd) {
