@@ -48,9 +48,9 @@ pub fn parse(text: &str) -> Result<i64, String> {
                 .ok_or_else(invalid)?;
         }
         s = &s[int_len..];
-        let (mut frac, mut scale, mut frac_len) = (0u64, 1f64, 0usize);
+        let (mut frac, mut scale) = (0u64, 1f64);
         if let Some(rest) = s.strip_prefix('.') {
-            frac_len = rest.bytes().take_while(|c| c.is_ascii_digit()).count();
+            let frac_len = rest.bytes().take_while(|c| c.is_ascii_digit()).count();
             let mut overflow = false;
             for c in rest.bytes().take(frac_len) {
                 if overflow {
@@ -94,7 +94,6 @@ pub fn parse(text: &str) -> Result<i64, String> {
                 .filter(|v| *v <= 1 << 63)
                 .ok_or_else(invalid)?;
         }
-        let _ = frac_len;
         total = total
             .checked_add(part)
             .filter(|v| *v <= 1 << 63)

@@ -289,7 +289,7 @@ fn seconds_value(secs: i64, nanos: u32) -> LuaValue {
 }
 
 /// Seconds as a number argument or a Go duration string.
-fn seconds_arg(lua: &Lua, args: &MultiValue, pos: usize, func: &str) -> mlua::Result<LuaValue> {
+fn seconds_arg(args: &MultiValue, pos: usize, func: &str) -> mlua::Result<LuaValue> {
     match args.get(pos - 1) {
         Some(v @ (LuaValue::Integer(_) | LuaValue::Number(_))) => Ok(v.clone()),
         Some(LuaValue::String(s)) => {
@@ -297,10 +297,7 @@ fn seconds_arg(lua: &Lua, args: &MultiValue, pos: usize, func: &str) -> mlua::Re
                 duration::parse(&s.to_string_lossy()).map_err(|e| arg_error(pos, func, &e))?;
             Ok(nanos_value(nanos))
         }
-        other => {
-            let _ = lua;
-            Err(bad_argument(pos, func, "duration string or number", other))
-        }
+        other => Err(bad_argument(pos, func, "duration string or number", other)),
     }
 }
 
@@ -343,9 +340,9 @@ fn number_arg(args: &MultiValue, pos: usize, func: &str) -> mlua::Result<LuaValu
     }
 }
 
-fn add(lua: &Lua, args: MultiValue) -> mlua::Result<MultiValue> {
+fn add(_lua: &Lua, args: MultiValue) -> mlua::Result<MultiValue> {
     let ts = number_arg(&args, 1, "add")?;
-    let d = seconds_arg(lua, &args, 2, "add")?;
+    let d = seconds_arg(&args, 2, "add")?;
     Ok(multi([arith(&ts, &d, false)]))
 }
 
