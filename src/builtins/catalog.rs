@@ -509,11 +509,32 @@ pub fn lua_definitions() -> String {
                     }
                 }
                 let params: Vec<&str> = b.params.iter().map(|p| param_name(p)).collect();
-                let _ = writeln!(out, "function {name}({}) end\n", params.join(", "));
+                match name.split_once('.') {
+                    // `text.repeat`: a keyword cannot follow a dot.
+                    Some((table, field)) if is_keyword(field) => {
+                        let _ = writeln!(
+                            out,
+                            "{table}[\"{field}\"] = function({}) end\n",
+                            params.join(", ")
+                        );
+                    }
+                    _ => {
+                        let _ = writeln!(out, "function {name}({}) end\n", params.join(", "));
+                    }
+                }
             }
         }
     }
     out
+}
+
+/// Whether `name` is a Lua keyword (it cannot be written `t.name`).
+fn is_keyword(name: &str) -> bool {
+    const KEYWORDS: &[&str] = &[
+        "and", "break", "do", "else", "elseif", "end", "false", "for", "function", "goto", "if",
+        "in", "local", "nil", "not", "or", "repeat", "return", "then", "true", "until", "while",
+    ];
+    KEYWORDS.contains(&name)
 }
 
 /// `solvm --types DIR`: writes `DIR/solvm.lua`, creating `DIR`; returns the file written.
@@ -613,6 +634,12 @@ mod tests {
             .collect()
     }
 
+    fn method_names(
+        methods: &[(&'static str, crate::builtins::support::Method)],
+    ) -> Vec<&'static str> {
+        methods.iter().map(|(n, _)| *n).collect()
+    }
+
     #[test]
     fn catalog_matches_the_registered_builtins() {
         let rt = Shared::new(Config::default(), ".".into());
@@ -654,6 +681,11 @@ mod tests {
                         }
                         "TcpConn" => tcp_methods(),
                         "WebSocket" => ws_methods(),
+                        // Issue 16's objects.
+                        "Regex" => method_names(crate::builtins::regex::METHODS),
+                        "ChildProcess" => method_names(crate::builtins::process::child::METHODS),
+                        #[cfg(feature = "templates")]
+                        "Template" => method_names(crate::builtins::template::METHODS),
                         other => panic!("methods of unknown class {other}"),
                     };
                     assert!(known.contains(&method), "`{}` is not a method", b.name);
@@ -669,7 +701,15 @@ mod tests {
             }
         }
         // Every method of the connection objects is catalogued too.
-        for (class, methods) in [("TcpConn", tcp_methods()), ("WebSocket", ws_methods())] {
+        for (class, methods) in [
+            ("TcpConn", tcp_methods()),
+            ("WebSocket", ws_methods()),
+            ("Regex", method_names(crate::builtins::regex::METHODS)),
+            (
+                "ChildProcess",
+                method_names(crate::builtins::process::child::METHODS),
+            ),
+        ] {
             for m in methods {
                 assert!(
                     entry(&format!("{class}:{m}")).is_some(),
@@ -685,7 +725,10 @@ mod tests {
     fn definitions_look_like_luals_meta() {
         let text = lua_definitions();
         assert_eq!(text.lines().next(), Some("---@meta"));
-        let functions = text.lines().filter(|l| l.starts_with("function ")).count();
+        let functions = text
+            .lines()
+            .filter(|l| l.starts_with("function ") || l.contains("] = function("))
+            .count();
         let expected = builtins()
             .filter(|b| matches!(b.kind, Kind::Function | Kind::Method))
             .count();

@@ -12,6 +12,7 @@ pub mod core;
 pub mod crypto;
 #[cfg(feature = "formats")]
 pub mod formats;
+pub mod datetime;
 pub mod fs;
 pub mod ft;
 pub mod go;
@@ -19,9 +20,15 @@ pub mod import;
 pub mod json;
 pub mod net;
 pub mod serde_lua;
+pub mod process;
+pub mod regex;
 pub mod server;
 pub mod stock;
 pub mod store;
+pub mod support;
+#[cfg(feature = "templates")]
+pub mod template;
+pub mod text;
 pub mod timers;
 
 use crate::runtime::value;
@@ -100,6 +107,55 @@ pub const FAMILIES: &[Family] = &[
         name: "ft",
         register: ft::register,
         builtins: ft::CATALOG,
+        classes: &[],
+    },
+    Family {
+        name: "process",
+        register: process::register,
+        builtins: process::CATALOG,
+        classes: process::CLASSES,
+    },
+    Family {
+        name: "signals",
+        register: process::signals::register,
+        builtins: process::signals::CATALOG,
+        classes: &[],
+    },
+    Family {
+        name: "regex",
+        register: regex::register,
+        builtins: regex::CATALOG,
+        classes: regex::CLASSES,
+    },
+    Family {
+        name: "datetime",
+        register: datetime::register,
+        builtins: datetime::CATALOG,
+        classes: &[],
+    },
+    #[cfg(feature = "templates")]
+    Family {
+        name: "template",
+        register: template::register,
+        builtins: template::CATALOG,
+        classes: template::CLASSES,
+    },
+    Family {
+        name: "text",
+        register: text::register,
+        builtins: text::CATALOG,
+        classes: &[],
+    },
+    Family {
+        name: "tablex",
+        register: text::tablex::register,
+        builtins: text::tablex::CATALOG,
+        classes: &[],
+    },
+    Family {
+        name: "types",
+        register: text::types::register,
+        builtins: text::types::CATALOG,
         classes: &[],
     },
 ];

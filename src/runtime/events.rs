@@ -21,6 +21,11 @@ pub enum Kind {
     Cron(Box<CronSchedule>),
     /// `watch_file`: runs when the watcher reports a change (through an [`Event::Callback`]).
     Watch(Box<super::watch::FileWatch>),
+    /// A family's listener (`on_signal`): runs when an [`Event::Callback`] names it. The guard
+    /// ends the registration where the events come from when it is dropped (cleared, or the
+    /// state closed). A listener does not keep its goroutine alive, but while one is registered
+    /// a blocked goroutine is never taken for deadlocked (the event may still come).
+    Listener(Box<dyn std::any::Any>),
 }
 
 struct Entry {
@@ -58,7 +63,7 @@ pub fn add(lua: &Lua, ctx: &Ctx, id: u64, kind: Kind, func: Function) -> mlua::R
         Kind::Once => None,
         Kind::Every(d) => Some(Instant::now() + *d),
         Kind::Cron(s) => s.until_next().map(|d| Instant::now() + d),
-        Kind::Watch(_) => None,
+        Kind::Watch(_) | Kind::Listener(_) => None,
     };
     let service = matches!(kind, Kind::Cron(_) | Kind::Watch(_)).then(|| ctx.rt.start_service());
     let func = lua.create_registry_value(func)?;
@@ -105,8 +110,19 @@ pub fn clear(lua: &Lua, id: u64) -> mlua::Result<bool> {
     }
 }
 
-/// Whether this goroutine has callbacks that may still run (it then stays alive).
+/// Whether this goroutine has callbacks that may still run and keep it alive (all but listeners).
 pub fn pending(lua: &Lua) -> bool {
+    lua.app_data_ref::<std::cell::RefCell<Callbacks>>()
+        .is_some_and(|c| {
+            c.borrow()
+                .entries
+                .values()
+                .any(|e| !matches!(e.kind, Kind::Listener(_)))
+        })
+}
+
+/// Whether any callback, listeners included, could still wake this goroutine.
+pub fn may_wake(lua: &Lua) -> bool {
     lua.app_data_ref::<std::cell::RefCell<Callbacks>>()
         .is_some_and(|c| !c.borrow().entries.is_empty())
 }
@@ -145,7 +161,7 @@ pub fn run_due(lua: &Lua, ctx: &Ctx) -> mlua::Result<()> {
                     e.due = Some(was + *period * (missed as u32).saturating_add(1));
                 }
                 Kind::Cron(s) => e.due = s.until_next().map(|d| Instant::now() + d),
-                Kind::Watch(_) => {}
+                Kind::Watch(_) | Kind::Listener(_) => {}
             }
             f
         });

@@ -416,7 +416,7 @@ fn wait_for_operation<'a, R>(
                         super::alloc::settle_thread();
                         let mut b = blocked();
                         // Pending callbacks will wake it: never part of a deadlock.
-                        b.has_timeout |= super::events::pending(lua);
+                        b.has_timeout |= super::events::may_wake(lua);
                         ctx.rt.registry.set_status(&ctx.info, Status::Blocked(b));
                         published = true;
                         if ctx.rt.config.leak_check {

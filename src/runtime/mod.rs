@@ -94,6 +94,27 @@ pub struct Shared {
     pub failed: AtomicBool,
     /// The code passed to `os.exit`.
     pub exit_code: AtomicI32,
+    /// Per-run state of builtin families (see [`Shared::family_state`]), by type.
+    family_states: Mutex<Vec<(std::any::TypeId, Arc<dyn FamilyState>)>>,
+    /// Set once [`Shared::end_run`] has told the family states.
+    ended: AtomicBool,
+    /// The "a stop signal is being handled" flag of the process's signal handlers (see
+    /// [`Shared::stop_signal_taken`]).
+    stop_signal_pending: Option<Arc<AtomicBool>>,
+}
+
+/// State a builtin family keeps for one run (its children, its signal handlers), created on first
+/// use by [`Shared::family_state`]. The runtime tells it when the run ends and asks it before a stop
+/// signal shuts the run down; it knows nothing else about it.
+pub trait FamilyState: std::any::Any + Send + Sync {
+    /// The run is over (it returned, timed out, was interrupted, called `os.exit` or is being
+    /// reloaded): release what must not outlive it. Called once, from the thread ending the run.
+    fn run_ended(&self) {}
+    /// Whether the family takes SIGINT/SIGTERM `signal` itself, instead of the default graceful
+    /// shutdown (a script's `on_signal` handler).
+    fn takes_signal(&self, _signal: i32) -> bool {
+        false
+    }
 }
 
 impl Shared {
@@ -131,7 +152,63 @@ impl Shared {
             color: report::use_color(),
             failed: AtomicBool::new(false),
             exit_code: AtomicI32::new(0),
+            family_states: Mutex::new(Vec::new()),
+            ended: AtomicBool::new(false),
+            stop_signal_pending: None,
         }
+    }
+
+    /// This run's state of type `T`, created on first use.
+    pub fn family_state<T: FamilyState + Default>(&self) -> Arc<T> {
+        let id = std::any::TypeId::of::<T>();
+        let mut states = self.family_states.lock();
+        let found = states.iter().find(|(t, _)| *t == id).map(|(_, s)| {
+            let any: Arc<dyn std::any::Any + Send + Sync> = Arc::clone(s) as _;
+            any.downcast::<T>()
+        });
+        match found {
+            Some(Ok(state)) => state,
+            _ => {
+                let state = Arc::new(T::default());
+                states.push((id, Arc::clone(&state) as Arc<dyn FamilyState>));
+                state
+            }
+        }
+    }
+
+    /// Tells every family state that the run is over (once).
+    pub fn end_run(&self) {
+        if self.ended.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let states: Vec<Arc<dyn FamilyState>> = self
+            .family_states
+            .lock()
+            .iter()
+            .map(|(_, s)| Arc::clone(s))
+            .collect();
+        for s in states {
+            s.run_ended();
+        }
+    }
+
+    /// A family took the SIGINT/SIGTERM just received: a next one is not "the second signal" that
+    /// ends the process at once. Called as soon as the family has it, before the supervisor looks.
+    pub fn stop_signal_taken(&self) {
+        if let Some(p) = &self.stop_signal_pending {
+            p.store(false, Ordering::Release);
+        }
+    }
+
+    /// Whether a family takes stop signal `signal` itself (see [`FamilyState::takes_signal`]).
+    fn signal_taken(&self, signal: i32) -> bool {
+        let states: Vec<Arc<dyn FamilyState>> = self
+            .family_states
+            .lock()
+            .iter()
+            .map(|(_, s)| Arc::clone(s))
+            .collect();
+        states.iter().any(|s| s.takes_signal(signal))
     }
 
     /// `reload_script()` / `--watch`: reads the script again and checks that it compiles. A syntax
@@ -332,6 +409,7 @@ pub fn run(config: Config, program: Program) -> Outcome {
     loop {
         let mut shared = Shared::new_inner(config.clone(), script_dir.clone());
         shared.script_path = program.path.clone();
+        shared.stop_signal_pending = Some(Arc::clone(&signals.pending));
         let rt = Arc::new(shared);
         if let Some(path) = &program.path {
             rt.watch_for_reload(path);
@@ -344,6 +422,7 @@ pub fn run(config: Config, program: Program) -> Outcome {
             args: program.args.clone(),
         };
         let mut outcome = state::run_main(&rt, program);
+        rt.end_run();
         output::flush();
         if rt.config.watch && rt.cancel.reason().is_none() {
             report::emit("watch: the run ended; waiting for changes (Ctrl-C to stop)\n");
@@ -368,6 +447,7 @@ pub fn run_repl(config: Config) -> Outcome {
         return Outcome::Failed;
     };
     repl::interact(&state);
+    rt.end_run();
     output::flush();
     goroutine::unregister(&rt, state.ctx.gid);
     drop(state);
@@ -401,9 +481,17 @@ const HARD_STOP_GRACE: Duration = Duration::from_secs(2);
 /// How often the supervisor looks at signals and deadlocks.
 const SUPERVISOR_TICK: Duration = Duration::from_millis(100);
 
-/// SIGINT/SIGTERM set a flag the supervisor polls (a second one while the first is being handled
-/// ends the process at once, so a stuck run can still be killed with Ctrl-C twice).
-fn register_signals() -> Arc<std::sync::atomic::AtomicUsize> {
+/// What SIGINT/SIGTERM set for the supervisor to poll.
+struct StopSignals {
+    /// The last stop signal received, 0 once seen.
+    received: Arc<std::sync::atomic::AtomicUsize>,
+    /// Set by a stop signal: a second one while it is set ends the process at once, so a stuck run
+    /// can still be killed with Ctrl-C twice. Cleared when a script's handler took the signal.
+    pending: Arc<AtomicBool>,
+}
+
+/// SIGINT/SIGTERM set [`StopSignals`], which the supervisor polls.
+fn register_signals() -> Arc<StopSignals> {
     use signal_hook::consts::{SIGINT, SIGTERM};
     let flag = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let pending = Arc::new(AtomicBool::new(false));
@@ -413,7 +501,10 @@ fn register_signals() -> Arc<std::sync::atomic::AtomicUsize> {
         let _ = signal_hook::flag::register(sig, Arc::clone(&pending));
         let _ = signal_hook::flag::register_usize(sig, Arc::clone(&flag), sig as usize);
     }
-    flag
+    Arc::new(StopSignals {
+        received: flag,
+        pending,
+    })
 }
 
 /// Keeps the supervisor running; dropping it lets the thread end (it is never joined).
@@ -423,10 +514,7 @@ struct Supervisor {
 
 /// One thread per run that enforces `--timeout` (and the hard stop after it), turns signals into a
 /// graceful stop, and watches for deadlocks.
-fn start_supervisor(
-    rt: &Arc<Shared>,
-    signals: Arc<std::sync::atomic::AtomicUsize>,
-) -> Option<Supervisor> {
+fn start_supervisor(rt: &Arc<Shared>, signals: Arc<StopSignals>) -> Option<Supervisor> {
     let (done, done_rx) = crossbeam_channel::bounded::<()>(0);
     let rt = Arc::clone(rt);
     let limit = rt
@@ -451,8 +539,12 @@ fn start_supervisor(
                     Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
                     _ => return,
                 }
-                let sig = signals.swap(0, Ordering::AcqRel);
-                if sig != 0 {
+                let sig = signals.received.swap(0, Ordering::AcqRel);
+                if sig != 0 && rt.signal_taken(sig as i32) {
+                    // A script's handler runs instead of the shutdown; a later signal is not a
+                    // second one.
+                    signals.pending.store(false, Ordering::Release);
+                } else if sig != 0 {
                     rt.exit_code.store(128 + sig as i32, Ordering::Relaxed);
                     if rt.cancel.reason().is_none() {
                         // Graceful: servers stop accepting and answer what is in flight first.
@@ -479,6 +571,7 @@ fn start_supervisor(
                         limit.unwrap_or_default(),
                         interrupt::LIFT_TIMEOUT
                     ));
+                    rt.end_run();
                     output::flush();
                     std::process::exit(Outcome::Timeout.exit_code());
                 }

@@ -1,0 +1,11 @@
+local r = process.exec("echo", {"hello", "$HOME"})   -- no shell: $HOME stays as it is
+print(r.ok, r.code, r.stdout)
+r = process.exec("sh", {"-c", "echo oops >&2; exit 3"})
+print(r.ok, r.code, r.stderr)
+r = process.exec("tr", {"a-z", "A-Z"}, {stdin = "shout\n"})
+io.write(r.stdout)
+r = process.exec('echo "$GREETING, $1"', {"world"}, {shell = true, env = {GREETING = "hi"}})
+io.write(r.stdout)
+r = process.exec("sleep", {"10"}, {timeout = 0.2})
+print(r.ok, r.timed_out, r.signal)
+print(process.exec("no-such-program"))

@@ -1,0 +1,5 @@
+print("[" .. text.trim("  padded \t\n") .. "]", text.upper("straße"), text.title("hello wide world"))
+print(table.concat(text.split("a.b.c", "."), " "), table.concat(text.split("héllo", ""), " "))
+print(text.join({"x", 1, 2.5}, ", "), text.replace("1+1=2", "+", " plus "))
+print(text.pad_left("7", 3, "0"), "[" .. text.pad_right("日本", 5) .. "]", text.len("日本語"), #"日本語")
+print(text.repeat_str("ab", 3, "-"), text.contains("a.b", "."), text.starts_with("solvm", "sol"))

@@ -1,0 +1,10 @@
+local config = setmetatable({name = "app", ports = {80, 443}}, {__index = {debug = false}})
+config.self = config
+local copy = tablex.deepcopy(config)
+print(copy.self == copy, copy.ports ~= config.ports, copy.debug, tablex.compare(copy, config))
+local evens = tablex.filter({1, 2, 3, 4, 5, 6}, function(v) return v % 2 == 0 end)
+print(#evens, table.concat(evens, ","), tablex.reduce({1, 2, 3, 4}, function(a, v) return a + v end))
+print(table.concat(tablex.flatten({1, {2, {3, {4}}}}), ","), table.concat(tablex.slice({1, 2, 3, 4, 5}, 2, -1, 2), ","))
+print(#tablex.partition({1, 2, 3, 4, 5}, 2), table.concat(tablex.rotate({1, 2, 3}), ","), #tablex.permute({1, 2, 3}))
+print(tablex.pretty({1, 2, name = "x", nested = {ok = true}}, 0))
+print(pcall(tablex.partition, {1, 2}, 0))
