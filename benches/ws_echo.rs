@@ -1,7 +1,9 @@
 //! WebSocket echo round trips per second against a SolVM server (examples/servers/echo_json.lua's
 //! `/ws` handler), with 1 and 16 concurrent clients, each sending a 16-byte text message and
-//! waiting for its echo. Run: `cargo bench --bench ws_echo` (builds the release binary first).
-//! Report ratios between runs on the same machine, not absolute numbers.
+//! waiting for its echo. With `WS_NODE_MODULES` set to a `node_modules` folder holding the `ws`
+//! package (scripts/bench-http.sh installs it with npm), the same clients then measure a Node echo
+//! server on `ws` in the same run. Run: `cargo bench --bench ws_echo` (builds the release binary
+//! first). Report ratios between runs on the same machine, not absolute numbers.
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
@@ -50,6 +52,25 @@ fn run(port: u16, clients: usize, secs: u64) -> f64 {
     count.load(Ordering::Relaxed) as f64 / t.elapsed().as_secs_f64()
 }
 
+/// A Node echo server on the `ws` package; returns the child and its port.
+fn start_node(modules: &str) -> (std::process::Child, u16) {
+    let script = "const { WebSocketServer } = require('ws');\n\
+        const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, path: '/ws' });\n\
+        wss.on('listening', () => console.log(wss.address().port));\n\
+        wss.on('connection', ws => ws.on('message', (m, bin) => ws.send(m, { binary: bin })));\n";
+    let mut child = Command::new("node")
+        .args(["-e", script])
+        .env("NODE_PATH", modules)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start node");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("port line");
+    (child, line.trim().parse().expect("a port"))
+}
+
 fn main() {
     let here = env!("CARGO_MANIFEST_DIR");
     let mut child = Command::new(env!("CARGO_BIN_EXE_solvm"))
@@ -67,10 +88,19 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(5);
+    let node = std::env::var("WS_NODE_MODULES").ok().map(|m| start_node(&m));
     for clients in [1, 16] {
         let rate = run(port, clients, secs);
         println!("websocket echo, {clients:>2} clients: {rate:>9.0} round trips/s");
+        if let Some((_, node_port)) = &node {
+            let peer = run(*node_port, clients, secs);
+            println!("node ws echo,   {clients:>2} clients: {peer:>9.0} round trips/s");
+        }
     }
     let _ = child.kill();
     let _ = child.wait();
+    if let Some((mut n, _)) = node {
+        let _ = n.kill();
+        let _ = n.wait();
+    }
 }

@@ -35,6 +35,7 @@ pub fn register(lua: &Lua) -> mlua::Result<()> {
 pub fn exit_function(lua: &Lua) -> mlua::Result<mlua::Function> {
     lua.create_function(|lua, (code, close): (i64, bool)| -> mlua::Result<()> {
         output::flush();
+        let rt = ctx(lua).rt;
         if close {
             let c = ctx(lua);
             // No cancellation may hook the state while it closes, nor after.
@@ -43,7 +44,7 @@ pub fn exit_function(lua: &Lua) -> mlua::Result<mlua::Function> {
             // closed state again; no other thread ever touches it (SPEC §1).
             unsafe { ffi::lua_close(lua.current_thread().state()) };
         }
-        crate::runtime::exit_now(code as i32)
+        crate::runtime::exit_now(Some(&rt), code as i32)
     })
 }
 

@@ -381,8 +381,12 @@ impl Outcome {
 /// Ends the process with `code` at once (`os.exit`): flushes every output stream and puts the
 /// terminal back if the REPL had it in raw mode, then `_exit`, so no destructor or exit handler of
 /// a thread still running (another goroutine, a server) runs meanwhile.
-pub fn exit_now(code: i32) -> ! {
+pub fn exit_now(rt: Option<&Shared>, code: i32) -> ! {
     use std::io::Write;
+    // Families' end-of-run work first (the script's child processes are killed).
+    if let Some(rt) = rt {
+        rt.end_run();
+    }
     output::flush();
     let _ = std::io::stdout().flush();
     let _ = std::io::stderr().flush();

@@ -127,10 +127,11 @@ impl CtrlC {
             .ok()
             .map(|mut signals| {
                 let handle = signals.handle();
-                let (hits, interrupt, events) = (
+                let (hits, interrupt, events, rt) = (
                     Arc::clone(&hits),
                     Arc::clone(&state.ctx.interrupt),
                     state.ctx.info.events.clone(),
+                    Arc::clone(&state.ctx.rt),
                 );
                 std::thread::spawn(move || {
                     for _ in signals.forever() {
@@ -145,7 +146,7 @@ impl CtrlC {
                             eprintln!(
                                 "\nsolvm: the line did not stop (blocked in a C call such as io.read?); ending the session"
                             );
-                            super::exit_now(130);
+                            super::exit_now(Some(&rt), 130);
                         }
                         interrupt.fire(Reason::Signal);
                         let _ = events.send(goroutine::Event::Interrupted);
