@@ -5,6 +5,7 @@
 
 pub mod catalog;
 pub mod chan;
+pub mod cluster;
 pub mod core;
 pub mod fs;
 pub mod go;
@@ -52,6 +53,12 @@ pub const FAMILIES: &[Family] = &[
     Family::core("timers", timers::register),
     Family::core("net", net::register),
     Family::core("server", server::register),
+    Family {
+        name: "cluster",
+        register: cluster::register,
+        builtins: cluster::CATALOG,
+        classes: &[],
+    },
 ];
 
 /// Makes one builtin function in a state.
@@ -80,6 +87,7 @@ pub const CHANNEL_METHODS: usize = 1;
 /// any builtin being looked up.
 pub fn prepare(lua: &Lua) -> mlua::Result<()> {
     value::register_handle_type::<chan::ChanRef>(lua);
+    value::register_handle_type::<chan::RemoteRef>(lua);
     value::register_handle_type::<net::tcp::TcpConn>(lua);
     value::register_handle_type::<net::ws_client::WsClient>(lua);
     value::register_handle_type::<server::ws::WsRef>(lua);

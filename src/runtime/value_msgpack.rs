@@ -33,7 +33,7 @@ const DATA: &str = "only data crosses processes: nil, booleans, numbers, strings
 /// Encodes `v`, a value of `lua`, for another process. `root` names the value in errors (`value
 /// sent on cluster channel "jobs"`).
 pub fn encode_lua(lua: &Lua, v: &LuaValue, root: &str) -> mlua::Result<Vec<u8>> {
-    encode(&value_of(lua, v, root)?, root)
+    encode(&from_lua(lua, v, root)?, root)
 }
 
 /// Encodes `v` and decodes it again: what a receiver in another process would get. In-process
@@ -113,8 +113,9 @@ pub fn decode_element(bytes: &[u8]) -> Result<(Value, Option<String>), String> {
     }
 }
 
-/// [`Value::from_lua`], worded for processes.
-fn value_of(lua: &Lua, v: &LuaValue, root: &str) -> mlua::Result<Value> {
+/// [`Value::from_lua`], worded for processes (what it returns may still hold functions and
+/// handles: [`encode`] refuses those, with their path).
+pub fn from_lua(lua: &Lua, v: &LuaValue, root: &str) -> mlua::Result<Value> {
     match Value::encode(lua, v) {
         Ok(v) => Ok(v),
         Err(EncodeError::Lua(e)) => Err(e),

@@ -1,0 +1,588 @@
+//! Cluster channels kept in Redis: a list of encoded values per channel plus a meta hash (capacity,
+//! closed). Sends and takes are atomic scripts; a blocked receive waits with `BLPOP` in short slices
+//! through `io_wait`, and a `select` that mixes local channels hands the Redis side to a helper
+//! thread whose catch, if the select went elsewhere, is put back at the head of its list.
+
+use super::pool::{is_unreachable, Redis, SLICE};
+use super::{keys, Ids};
+use crate::builtins::chan::{Channel, Picked, RemoteChannel};
+use crate::runtime::goroutine::{self, Blocked};
+use crate::runtime::value::{msgpack, Value};
+use crate::runtime::{ctx, report};
+use mlua::{Lua, Value as LuaValue};
+use redis::{Connection, RedisResult};
+use std::any::Any;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How long a wait pauses after Redis could not be reached, before trying again.
+const RETRY_PAUSE: Duration = Duration::from_millis(250);
+/// How long an acknowledgement list lives (a rendezvous sender normally takes it at once).
+const ACK_TTL_SECS: i64 = 60;
+
+/// One cluster channel as this process sees it.
+pub struct RedisChannel {
+    name: String,
+    cap: usize,
+    list: String,
+    meta: String,
+    redis: Arc<Redis>,
+    ids: Arc<Ids>,
+}
+
+/// What one look at some channels found: channel `i` gave an element, or is closed and drained.
+type Found = (usize, Option<Vec<u8>>);
+
+impl RedisChannel {
+    /// `cluster.chan(name, size)`: records the capacity (the first process decides; asking for
+    /// another is an error, as for local channels).
+    pub fn open(
+        lua: &Lua,
+        redis: &Arc<Redis>,
+        ids: &Arc<Ids>,
+        name: &str,
+        size: Option<usize>,
+    ) -> mlua::Result<RedisChannel> {
+        let meta = keys::chan_meta(name);
+        let asked = size.unwrap_or(0);
+        let what = || format!("cluster.chan(\"{name}\")");
+        let cap: i64 = redis.call(lua, &what, &mut |c| {
+            redis.scripts.chan_open.key(&meta).arg(asked).invoke(c)
+        })?;
+        let cap = usize::try_from(cap).unwrap_or(0);
+        if size.is_some_and(|s| s != cap) {
+            return Err(mlua::Error::runtime(format!(
+                "cluster.chan: channel '{name}' already exists with capacity {cap}, not {asked}"
+            )));
+        }
+        Ok(RedisChannel {
+            name: name.to_string(),
+            cap,
+            list: keys::chan_list(name),
+            meta,
+            redis: Arc::clone(redis),
+            ids: Arc::clone(ids),
+        })
+    }
+
+    fn closed_error(&self, what: &str) -> mlua::Error {
+        mlua::Error::runtime(format!("{what} closed channel \"{}\"", self.name))
+    }
+
+    /// A found element as a received value (a rendezvous element is acknowledged first).
+    fn finish(&self, chans: &[&RedisChannel], found: Found) -> mlua::Result<(Picked, Option<Value>)> {
+        let (i, bytes) = found;
+        let Some(bytes) = bytes else {
+            return Ok((Picked::Remote(i), None));
+        };
+        let (value, ack) = msgpack::decode_element(&bytes).map_err(|e| {
+            mlua::Error::runtime(format!(
+                "receive on cluster channel \"{}\": a message that is not a SolVM value ({e})",
+                chans[i].name
+            ))
+        })?;
+        if let Some(ack) = ack {
+            // The sender also notices its element is gone on its own: a lost ack only slows it.
+            let _ = self.redis.with(&mut |c| {
+                redis::pipe()
+                    .rpush(&ack, 1)
+                    .ignore()
+                    .expire(&ack, ACK_TTL_SECS)
+                    .ignore()
+                    .query::<()>(c)
+            });
+        }
+        Ok((Picked::Remote(i), Some(value)))
+    }
+
+    /// Waits on cluster channels only, on this goroutine's thread.
+    fn receive_any(
+        &self,
+        lua: &Lua,
+        chans: &[&RedisChannel],
+        deadline: Option<Instant>,
+    ) -> mlua::Result<Option<(Picked, Option<Value>)>> {
+        let keys = key_pairs(chans);
+        let redis = &self.redis;
+        let mut pause = false;
+        let c = ctx(lua);
+        let found = goroutine::io_wait(lua, &c, &mut || {
+            if std::mem::take(&mut pause) {
+                std::thread::sleep(RETRY_PAUSE);
+            }
+            match redis.with(&mut |conn| look(redis, conn, &keys, deadline)) {
+                Ok(Look::Found(f)) => {
+                    redis.answered();
+                    Ok(Some(Some(f)))
+                }
+                Ok(Look::Deadline) => Ok(Some(None)),
+                Ok(Look::Nothing) => {
+                    redis.answered();
+                    Ok(None)
+                }
+                Err(e) if is_unreachable(Some(&e)) => {
+                    redis.outage(&e);
+                    pause = true;
+                    Ok(deadline.is_some_and(|d| Instant::now() >= d).then_some(None))
+                }
+                Err(e) => Err(redis.error(&format!("receive on {}", label(chans)), &e)),
+            }
+        })?;
+        found.map(|f| self.finish(chans, f)).transpose()
+    }
+
+    /// Waits on local and cluster channels at once: the cluster side on a helper thread.
+    fn select_mixed(
+        &self,
+        lua: &Lua,
+        locals: &[&Arc<Channel>],
+        chans: &[&RedisChannel],
+        deadline: Option<Instant>,
+    ) -> mlua::Result<Option<(Picked, Option<Value>)>> {
+        let n = locals.len();
+        let start = super::random_below(n);
+        for k in 0..n {
+            let i = (start + k) % n;
+            match locals[i].receiver().try_recv() {
+                Ok(v) => return Ok(Some((Picked::Local(i), Some(v)))),
+                Err(crossbeam_channel::TryRecvError::Disconnected) => {
+                    return Ok(Some((Picked::Local(i), None)))
+                }
+                Err(crossbeam_channel::TryRecvError::Empty) => {}
+            }
+        }
+        let keys = key_pairs(chans);
+        let redis = &self.redis;
+        let what = || format!("select on {}", label(chans));
+        if let Some(found) = redis.call(lua, &what, &mut |conn| take(redis, conn, &keys))? {
+            return self.finish(chans, found).map(Some);
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Ok(None);
+        }
+        let (ready_tx, ready_rx) = crossbeam_channel::bounded::<()>(1);
+        let handoff = Arc::new(parking_lot::Mutex::new(Slot::Waiting));
+        spawn_waiter(Arc::clone(redis), keys.clone(), Arc::clone(&handoff), ready_tx)?;
+        enum Woke {
+            Local(usize, Option<Value>),
+            Remote,
+        }
+        let c = ctx(lua);
+        let blocked = || Blocked {
+            what: format!("select({})", label(chans)),
+            at: goroutine::caller_location(lua),
+            // Another process can always send: never part of a deadlock.
+            has_timeout: true,
+            waits_on: Vec::new(),
+        };
+        let woke = goroutine::block_on(
+            lua,
+            &c,
+            &blocked,
+            deadline,
+            &mut |sel| {
+                for ch in locals {
+                    sel.recv(ch.receiver());
+                }
+                sel.recv(&ready_rx);
+                n + 1
+            },
+            &mut |i, op| {
+                if i < n {
+                    Woke::Local(i, op.recv(locals[i].receiver()).ok())
+                } else {
+                    let _ = op.recv(&ready_rx);
+                    Woke::Remote
+                }
+            },
+        );
+        match woke {
+            Ok(Some(Woke::Remote)) => {
+                let slot = std::mem::replace(&mut *handoff.lock(), Slot::Abandoned);
+                match slot {
+                    Slot::Got(Ok(found)) => self.finish(chans, found).map(Some),
+                    Slot::Got(Err(e)) => Err(mlua::Error::runtime(format!("{}: {e}", what()))),
+                    _ => Ok(None),
+                }
+            }
+            other => {
+                abandon(redis, &handoff, &keys, chans);
+                match other? {
+                    Some(Woke::Local(i, v)) => Ok(Some((Picked::Local(i), v))),
+                    _ => Ok(None),
+                }
+            }
+        }
+    }
+}
+
+fn label(chans: &[&RedisChannel]) -> String {
+    chans
+        .iter()
+        .map(|c| format!("cluster channel \"{}\"", c.name))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// (list, meta) keys, rotated by a random offset so that no channel is always looked at first.
+fn key_pairs(chans: &[&RedisChannel]) -> Vec<(usize, String, String)> {
+    let n = chans.len();
+    let start = super::random_below(n);
+    (0..n)
+        .map(|k| {
+            let i = (start + k) % n;
+            (i, chans[i].list.clone(), chans[i].meta.clone())
+        })
+        .collect()
+}
+
+enum Look {
+    Found(Found),
+    Nothing,
+    Deadline,
+}
+
+/// Takes an element (or notices a closed channel) without waiting.
+fn take(
+    redis: &Redis,
+    conn: &mut Connection,
+    keys: &[(usize, String, String)],
+) -> RedisResult<Option<Found>> {
+    let mut inv = redis.scripts.take.prepare_invoke();
+    for (_, list, meta) in keys {
+        inv.key(list).key(meta);
+    }
+    // {i, element} or {i} (closed): an array of one or two.
+    let reply: Option<Vec<redis::Value>> = inv.invoke(conn)?;
+    let mut reply = reply.unwrap_or_default().into_iter();
+    let pos = match reply.next() {
+        Some(redis::Value::Int(i)) => i,
+        _ => return Ok(None),
+    };
+    let bytes = match reply.next() {
+        Some(redis::Value::BulkString(b)) => Some(b),
+        _ => None,
+    };
+    Ok(usize::try_from(pos - 1)
+        .ok()
+        .and_then(|p| keys.get(p))
+        .map(|k| (k.0, bytes)))
+}
+
+/// One look: take without waiting, else wait one slice with `BLPOP` (never past `deadline`).
+fn look(
+    redis: &Redis,
+    conn: &mut Connection,
+    keys: &[(usize, String, String)],
+    deadline: Option<Instant>,
+) -> RedisResult<Look> {
+    if let Some(found) = take(redis, conn, keys)? {
+        return Ok(Look::Found(found));
+    }
+    let slice = match deadline {
+        Some(d) => {
+            let left = d.saturating_duration_since(Instant::now());
+            if left < Duration::from_millis(1) {
+                return Ok(Look::Deadline);
+            }
+            left.min(SLICE)
+        }
+        None => SLICE,
+    };
+    let mut cmd = redis::cmd("BLPOP");
+    for (_, list, _) in keys {
+        cmd.arg(list);
+    }
+    cmd.arg(format!("{:.3}", slice.as_secs_f64()));
+    let popped: Option<(String, Vec<u8>)> = cmd.query(conn)?;
+    Ok(match popped {
+        Some((key, bytes)) => match keys.iter().find(|k| k.1 == key) {
+            Some(k) => Look::Found((k.0, Some(bytes))),
+            None => Look::Nothing,
+        },
+        None => Look::Nothing,
+    })
+}
+
+/// What the helper thread of a mixed select caught.
+enum Slot {
+    Waiting,
+    Got(Result<Found, String>),
+    /// The select is over: whatever the waiter takes from now on goes back.
+    Abandoned,
+}
+
+fn spawn_waiter(
+    redis: Arc<Redis>,
+    keys: Vec<(usize, String, String)>,
+    handoff: Arc<parking_lot::Mutex<Slot>>,
+    ready: crossbeam_channel::Sender<()>,
+) -> mlua::Result<()> {
+    std::thread::Builder::new()
+        .name("solvm-cluster-select".into())
+        .stack_size(256 * 1024)
+        .spawn(move || loop {
+            if matches!(*handoff.lock(), Slot::Abandoned) {
+                return;
+            }
+            let got = match redis.with(&mut |conn| look(&redis, conn, &keys, None)) {
+                Ok(Look::Found(f)) => Ok(f),
+                Ok(_) => continue,
+                Err(e) if is_unreachable(Some(&e)) => {
+                    redis.outage(&e);
+                    std::thread::sleep(RETRY_PAUSE);
+                    continue;
+                }
+                Err(e) => Err(e.to_string()),
+            };
+            redis.answered();
+            let mut slot = handoff.lock();
+            if matches!(*slot, Slot::Abandoned) {
+                drop(slot);
+                if let Ok(found) = got {
+                    put_back(&redis, &keys, found);
+                }
+            } else {
+                *slot = Slot::Got(got);
+                let _ = ready.try_send(());
+            }
+            return;
+        })
+        .map(|_| ())
+        .map_err(|e| mlua::Error::runtime(format!("select: cannot start a thread: {e}")))
+}
+
+/// Ends a mixed select that took something else (or nothing): what the waiter caught goes back.
+fn abandon(
+    redis: &Redis,
+    handoff: &parking_lot::Mutex<Slot>,
+    keys: &[(usize, String, String)],
+    _chans: &[&RedisChannel],
+) {
+    let slot = std::mem::replace(&mut *handoff.lock(), Slot::Abandoned);
+    if let Slot::Got(Ok(found)) = slot {
+        put_back(redis, keys, found);
+    }
+}
+
+/// Returns an element to the head of its list, where the next receiver takes it.
+fn put_back(redis: &Redis, keys: &[(usize, String, String)], found: Found) {
+    let (i, Some(bytes)) = found else { return };
+    let Some((_, list, _)) = keys.iter().find(|k| k.0 == i) else {
+        return;
+    };
+    if let Err(e) = redis.with(&mut |c| redis::cmd("LPUSH").arg(list).arg(&bytes).query::<()>(c)) {
+        report::emit(&format!(
+            "cluster: a message taken from {list} for a select that went elsewhere could not be put back ({e}): it is lost\n"
+        ));
+    }
+}
+
+impl RemoteChannel for RedisChannel {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn cap(&self) -> usize {
+        self.cap
+    }
+
+    fn len(&self, lua: &Lua) -> mlua::Result<usize> {
+        if self.cap == 0 {
+            // As for a local rendezvous channel; waiting senders' elements are not a buffer.
+            return Ok(0);
+        }
+        let what = || format!("#cluster channel \"{}\"", self.name);
+        self.redis.call(lua, &what, &mut |c| {
+            redis::cmd("LLEN").arg(&self.list).query(c)
+        })
+    }
+
+    fn is_closed(&self, lua: &Lua) -> mlua::Result<bool> {
+        let what = || format!("is_closed(cluster channel \"{}\")", self.name);
+        self.redis.call(lua, &what, &mut |c| {
+            redis::cmd("HEXISTS").arg(&self.meta).arg("closed").query(c)
+        })
+    }
+
+    fn send(&self, lua: &Lua, v: &LuaValue, deadline: Option<Instant>) -> mlua::Result<bool> {
+        let root = format!("value sent on cluster channel \"{}\"", self.name);
+        let value = msgpack::from_lua(lua, v, &root)?;
+        let ack = (self.cap == 0).then(|| self.ids.ack_key());
+        let bytes = match &ack {
+            Some(ack) => msgpack::encode_rendezvous(ack, &value, &root)?,
+            None => msgpack::encode(&value, &root)?,
+        };
+        drop(value);
+        let what = || format!("send on cluster channel \"{}\": not sent", self.name);
+        let c = ctx(lua);
+        let mut pause = Duration::from_millis(1);
+        loop {
+            let stored: i64 = self.redis.call(lua, &what, &mut |conn| {
+                self.redis
+                    .scripts
+                    .send
+                    .key(&self.list)
+                    .key(&self.meta)
+                    .arg(&bytes)
+                    .arg(self.cap)
+                    .invoke(conn)
+            })?;
+            match stored {
+                1 => break,
+                -1 => return Err(self.closed_error("send on")),
+                _ => {
+                    // Full: look again soon (no event tells a sender that room was made).
+                    let now = Instant::now();
+                    if deadline.is_some_and(|d| now >= d) {
+                        return Ok(false);
+                    }
+                    let wait = deadline.map_or(pause, |d| pause.min(d - now));
+                    goroutine::sleep(lua, &c, wait)?;
+                    pause = (pause * 2).min(Duration::from_millis(50));
+                }
+            }
+        }
+        match ack {
+            Some(ack) => self.await_taken(lua, &ack, &bytes, deadline),
+            None => Ok(true),
+        }
+    }
+
+    fn try_receive(&self, lua: &Lua) -> mlua::Result<Option<Option<Value>>> {
+        let chans = [self];
+        let keys = key_pairs(&chans);
+        let what = || format!("try_receive on cluster channel \"{}\"", self.name);
+        let redis = &self.redis;
+        match redis.call(lua, &what, &mut |conn| take(redis, conn, &keys))? {
+            Some(found) => Ok(Some(self.finish(&chans, found)?.1)),
+            None => Ok(None),
+        }
+    }
+
+    fn close(&self, lua: &Lua) -> mlua::Result<bool> {
+        let what = || format!("close of cluster channel \"{}\"", self.name);
+        let done: i64 = self.redis.call(lua, &what, &mut |c| {
+            self.redis.scripts.close.key(&self.meta).invoke(c)
+        })?;
+        if done == 1 {
+            Ok(true)
+        } else {
+            Err(self.closed_error("close of"))
+        }
+    }
+
+    fn select(
+        &self,
+        lua: &Lua,
+        locals: &[&Arc<Channel>],
+        remotes: &[&Arc<dyn RemoteChannel>],
+        deadline: Option<Instant>,
+    ) -> mlua::Result<Option<(Picked, Option<Value>)>> {
+        let chans = remotes
+            .iter()
+            .map(|r| r.as_any().downcast_ref::<RedisChannel>())
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| mlua::Error::runtime("select: a cluster channel of another cluster"))?;
+        if locals.is_empty() {
+            self.receive_any(lua, &chans, deadline)
+        } else {
+            self.select_mixed(lua, locals, &chans, deadline)
+        }
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+impl RedisChannel {
+    /// A rendezvous send waits until its element is taken: the receiver pushes onto `ack`; the
+    /// sender also sees the element gone from the list. On its deadline, or when the channel is
+    /// closed, it withdraws the element if it is still there.
+    fn await_taken(
+        &self,
+        lua: &Lua,
+        ack: &str,
+        bytes: &[u8],
+        deadline: Option<Instant>,
+    ) -> mlua::Result<bool> {
+        enum End {
+            Taken,
+            Withdrawn,
+            Closed,
+        }
+        let redis = &self.redis;
+        let withdraw = |conn: &mut Connection| -> RedisResult<bool> {
+            let removed: i64 = redis::cmd("LREM")
+                .arg(&self.list)
+                .arg(1)
+                .arg(bytes)
+                .query(conn)?;
+            Ok(removed == 1)
+        };
+        let mut pause = false;
+        let c = ctx(lua);
+        let end = goroutine::io_wait(lua, &c, &mut || {
+            if std::mem::take(&mut pause) {
+                std::thread::sleep(RETRY_PAUSE);
+            }
+            let slice = deadline.map_or(SLICE, |d| {
+                d.saturating_duration_since(Instant::now())
+                    .clamp(Duration::from_millis(1), SLICE)
+            });
+            let r = redis.with(&mut |conn| {
+                let acked: Option<(String, String)> = redis::cmd("BLPOP")
+                    .arg(ack)
+                    .arg(format!("{:.3}", slice.as_secs_f64()))
+                    .query(conn)?;
+                if acked.is_some() {
+                    return Ok(Some(End::Taken));
+                }
+                let (closed, pos): (bool, Option<i64>) = redis::pipe()
+                    .cmd("HEXISTS")
+                    .arg(&self.meta)
+                    .arg("closed")
+                    .cmd("LPOS")
+                    .arg(&self.list)
+                    .arg(bytes)
+                    .query(conn)?;
+                if pos.is_none() {
+                    return Ok(Some(End::Taken));
+                }
+                let late = deadline.is_some_and(|d| Instant::now() >= d);
+                if !(closed || late) {
+                    return Ok(None);
+                }
+                Ok(Some(match withdraw(conn)? {
+                    true if closed => End::Closed,
+                    true => End::Withdrawn,
+                    false => End::Taken,
+                }))
+            });
+            match r {
+                Ok(v) => {
+                    redis.answered();
+                    Ok(v)
+                }
+                Err(e) if is_unreachable(Some(&e)) => {
+                    // The element is stored: wait for Redis to come back, as receivers do.
+                    redis.outage(&e);
+                    pause = true;
+                    Ok(None)
+                }
+                Err(e) => Err(redis.error(&format!("send on cluster channel \"{}\"", self.name), &e)),
+            }
+        });
+        match end {
+            Ok(End::Taken) => Ok(true),
+            Ok(End::Withdrawn) => Ok(false),
+            Ok(End::Closed) => Err(self.closed_error("send on")),
+            Err(e) => {
+                // Cancelled while waiting: nobody will wait for this element any more.
+                let _ = redis.with(&mut |conn| withdraw(conn));
+                Err(e)
+            }
+        }
+    }
+}
