@@ -46,7 +46,10 @@ impl RedisServer {
         };
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
-            if server.try_command(&["PING"]).is_some_and(|r| r.starts_with("+PONG")) {
+            if server
+                .try_command(&["PING"])
+                .is_some_and(|r| r.starts_with("+PONG"))
+            {
                 return server;
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -172,7 +175,11 @@ fn two_processes_increment_one_counter_to_20000() {
     for child in [a, b] {
         assert_ok(&child.wait_with_output().expect("wait"));
     }
-    let read = script(dir.path(), "read.lua", "print(store.get('hits'), math.type(store.get('hits')))");
+    let read = script(
+        dir.path(),
+        "read.lua",
+        "print(store.get('hits'), math.type(store.get('hits')))",
+    );
     let out = run(&redis.url(), &read);
     assert_ok(&out);
     assert_eq!(text(&out.stdout), "20000\tinteger\n");
@@ -373,8 +380,14 @@ fn operations_fail_naming_redis_while_it_is_gone_and_the_rest_goes_on() {
             && lines[0].contains("is unreachable"),
         "{rest}"
     );
-    assert!(lines[1].starts_with("false\tstore.get('k'): Redis at "), "{rest}");
-    assert!(lines[2].starts_with("false\tstore.incr('k'): Redis at "), "{rest}");
+    assert!(
+        lines[1].starts_with("false\tstore.get('k'): Redis at "),
+        "{rest}"
+    );
+    assert!(
+        lines[2].starts_with("false\tstore.incr('k'): Redis at "),
+        "{rest}"
+    );
     assert_eq!(lines[3], "local channels still work\ttrue");
 }
 
@@ -438,7 +451,8 @@ fn an_unreachable_cluster_is_exit_2_naming_the_url() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = text(&out.stderr);
     assert!(
-        stderr.contains(&format!("redis://user:***@127.0.0.1:{port}/3")) && !stderr.contains("secret"),
+        stderr.contains(&format!("redis://user:***@127.0.0.1:{port}/3"))
+            && !stderr.contains("secret"),
         "{stderr}"
     );
     assert!(out.stdout.is_empty());
@@ -450,7 +464,12 @@ fn an_unreachable_cluster_is_exit_2_naming_the_url() {
         .expect("solvm");
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     let out = Command::new(solvm())
-        .args(["--cluster", "http://example.invalid", "-e", "print('never')"])
+        .args([
+            "--cluster",
+            "http://example.invalid",
+            "-e",
+            "print('never')",
+        ])
         .output()
         .expect("solvm");
     assert_eq!(out.status.code(), Some(2));
@@ -483,5 +502,9 @@ fn the_timeout_reaches_a_blocked_cluster_receive() {
         "took {:?}",
         start.elapsed()
     );
-    assert!(text(&out.stderr).contains("blocked.lua:5"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("blocked.lua:5"),
+        "{}",
+        text(&out.stderr)
+    );
 }

@@ -28,7 +28,8 @@ const EXT_REF: i8 = 2;
 const MAX_DEPTH: usize = 200;
 
 /// What can cross, for messages.
-const DATA: &str = "only data crosses processes: nil, booleans, numbers, strings, tables, json_null";
+const DATA: &str =
+    "only data crosses processes: nil, booleans, numbers, strings, tables, json_null";
 
 /// Encodes `v`, a value of `lua`, for another process. `root` names the value in errors (`value
 /// sent on cluster channel "jobs"`).
@@ -305,7 +306,9 @@ fn decode_body(r: &mut &[u8]) -> Result<Value, String> {
     };
     let top = dec.value(r, false)?;
     Ok(match top {
-        Value::Ref(0) if !dec.nodes.is_empty() => Value::Graph(Arc::new(Graph { nodes: dec.nodes })),
+        Value::Ref(0) if !dec.nodes.is_empty() => {
+            Value::Graph(Arc::new(Graph { nodes: dec.nodes }))
+        }
         other => other,
     })
 }
@@ -426,7 +429,9 @@ impl Decoder {
                 self.anchors
                     .get(&id)
                     .map(|&i| Value::Ref(i))
-                    .ok_or_else(|| format!("a reference to table {id}, which came before no anchor"))
+                    .ok_or_else(|| {
+                        format!("a reference to table {id}, which came before no anchor")
+                    })
             }
             other => Err(format!("the unknown MessagePack extension type {other}")),
         }
@@ -553,7 +558,10 @@ mod tests {
                 "{e}"
             );
             let e = enc(lua, "return {p = print}").unwrap_err().to_string();
-            assert!(e.contains("the builtin 'print'") && e.contains("field 'p'"), "{e}");
+            assert!(
+                e.contains("the builtin 'print'") && e.contains("field 'p'"),
+                "{e}"
+            );
             let e = enc(lua, "return {c = chan(1)}").unwrap_err().to_string();
             assert!(e.contains("a channel") && e.contains("field 'c'"), "{e}");
             let e = enc(lua, "return {co = coroutine.create(print)}")

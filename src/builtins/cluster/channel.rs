@@ -70,7 +70,11 @@ impl RedisChannel {
     }
 
     /// A found element as a received value (a rendezvous element is acknowledged first).
-    fn finish(&self, chans: &[&RedisChannel], found: Found) -> mlua::Result<(Picked, Option<Value>)> {
+    fn finish(
+        &self,
+        chans: &[&RedisChannel],
+        found: Found,
+    ) -> mlua::Result<(Picked, Option<Value>)> {
         let (i, bytes) = found;
         let Some(bytes) = bytes else {
             return Ok((Picked::Remote(i), None));
@@ -123,7 +127,9 @@ impl RedisChannel {
                 Err(e) if is_unreachable(Some(&e)) => {
                     redis.outage(&e);
                     pause = true;
-                    Ok(deadline.is_some_and(|d| Instant::now() >= d).then_some(None))
+                    Ok(deadline
+                        .is_some_and(|d| Instant::now() >= d)
+                        .then_some(None))
                 }
                 Err(e) => Err(redis.error(&format!("receive on {}", label(chans)), &e)),
             }
@@ -162,7 +168,12 @@ impl RedisChannel {
         }
         let (ready_tx, ready_rx) = crossbeam_channel::bounded::<()>(1);
         let handoff = Arc::new(parking_lot::Mutex::new(Slot::Waiting));
-        spawn_waiter(Arc::clone(redis), keys.clone(), Arc::clone(&handoff), ready_tx)?;
+        spawn_waiter(
+            Arc::clone(redis),
+            keys.clone(),
+            Arc::clone(&handoff),
+            ready_tx,
+        )?;
         enum Woke {
             Local(usize, Option<Value>),
             Remote,
@@ -571,7 +582,9 @@ impl RedisChannel {
                     pause = true;
                     Ok(None)
                 }
-                Err(e) => Err(redis.error(&format!("send on cluster channel \"{}\"", self.name), &e)),
+                Err(e) => {
+                    Err(redis.error(&format!("send on cluster channel \"{}\"", self.name), &e))
+                }
             }
         });
         match end {

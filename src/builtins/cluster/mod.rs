@@ -162,7 +162,11 @@ fn size_arg(args: &MultiValue, pos: usize, func: &str) -> mlua::Result<Option<us
         Some(other) => return Err(bad_argument(pos, func, "number", other)),
     };
     if !(0.0..=1e9).contains(&n) || n.fract() != 0.0 {
-        return Err(arg_error(pos, func, "size must be a whole number from 0 up"));
+        return Err(arg_error(
+            pos,
+            func,
+            "size must be a whole number from 0 up",
+        ));
     }
     Ok(Some(n as usize))
 }
@@ -215,8 +219,12 @@ pub fn register(lua: &Lua) -> mlua::Result<()> {
         lua.create_function(|lua, args: MultiValue| {
             let topic = string_arg(&args, 1, "publish")?;
             let cl = cluster(lua);
-            cl.topics
-                .publish(lua, cl.redis()?, &topic, args.get(1).unwrap_or(&LuaValue::Nil))
+            cl.topics.publish(
+                lua,
+                cl.redis()?,
+                &topic,
+                args.get(1).unwrap_or(&LuaValue::Nil),
+            )
         })?,
     )?;
     t.set(
@@ -244,9 +252,7 @@ pub fn register(lua: &Lua) -> mlua::Result<()> {
     )?;
     t.set(
         "url",
-        lua.create_function(|lua, ()| {
-            Ok(ctx(lua).rt.config.cluster.as_deref().map(pool::redact))
-        })?,
+        lua.create_function(|lua, ()| Ok(ctx(lua).rt.config.cluster.as_deref().map(pool::redact)))?,
     )?;
     lua.globals().set("cluster", t)
 }

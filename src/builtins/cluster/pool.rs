@@ -213,10 +213,7 @@ mod tests {
 
     #[test]
     fn passwords_are_hidden() {
-        assert_eq!(
-            redact("redis://u:secret@h:1/2"),
-            "redis://u:***@h:1/2"
-        );
+        assert_eq!(redact("redis://u:secret@h:1/2"), "redis://u:***@h:1/2");
         assert_eq!(redact("rediss://:pw@h:1"), "rediss://:***@h:1");
         assert_eq!(redact("redis://h:6379"), "redis://h:6379");
         assert_eq!(redact("redis://tok@h"), "redis://***@h");

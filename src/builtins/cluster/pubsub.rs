@@ -92,8 +92,8 @@ impl Topics {
         let rt = ctx(lua).rt;
         let (cmds, client_id) = {
             let mut link = self.link.lock();
-            let link = link
-                .get_or_insert_with(|| start_link(Arc::clone(redis), Arc::clone(&self.subs)));
+            let link =
+                link.get_or_insert_with(|| start_link(Arc::clone(redis), Arc::clone(&self.subs)));
             (link.cmds.clone(), Arc::clone(&link.client_id))
         };
         if first_here {
