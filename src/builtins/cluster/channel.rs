@@ -17,6 +17,9 @@ use std::time::{Duration, Instant};
 
 /// How long a wait pauses after Redis could not be reached, before trying again.
 const RETRY_PAUSE: Duration = Duration::from_millis(250);
+/// The element `close` appends after the last value, so that receivers blocked in `BLPOP` wake
+/// at once; whoever pops it puts it back (the `take` script does so itself).
+const CLOSED_MARKER: &[u8] = b"\0";
 /// How long an acknowledgement list lives (a rendezvous sender normally takes it at once).
 const ACK_TTL_SECS: i64 = 60;
 
@@ -79,6 +82,17 @@ impl RedisChannel {
         let Some(bytes) = bytes else {
             return Ok((Picked::Remote(i), None));
         };
+        if bytes == CLOSED_MARKER {
+            // The end of a closed channel: it stays there for every other receiver.
+            let list = &chans[i].list;
+            let _ = self.redis.with(&mut |c| {
+                redis::cmd("LPUSH")
+                    .arg(list)
+                    .arg(CLOSED_MARKER)
+                    .query::<()>(c)
+            });
+            return Ok((Picked::Remote(i), None));
+        }
         let (value, ack) = msgpack::decode_element(&bytes).map_err(|e| {
             mlua::Error::runtime(format!(
                 "receive on cluster channel \"{}\": a message that is not a SolVM value ({e})",
@@ -280,21 +294,21 @@ fn take(
         .map(|k| (k.0, bytes)))
 }
 
-/// One look: take without waiting, else wait one slice with `BLPOP` (never past `deadline`).
+/// One look: wait one slice with `BLPOP` (never past `deadline`), which returns at once when an
+/// element is there, so a receive is one round trip; after an empty slice, `take` looks at the
+/// closed flags (a closed channel normally wakes `BLPOP` at once, through its closed marker).
 fn look(
     redis: &Redis,
     conn: &mut Connection,
     keys: &[(usize, String, String)],
     deadline: Option<Instant>,
 ) -> RedisResult<Look> {
-    if let Some(found) = take(redis, conn, keys)? {
-        return Ok(Look::Found(found));
-    }
     let slice = match deadline {
         Some(d) => {
             let left = d.saturating_duration_since(Instant::now());
             if left < Duration::from_millis(1) {
-                return Ok(Look::Deadline);
+                // No time to wait: one look without waiting.
+                return Ok(take(redis, conn, keys)?.map_or(Look::Deadline, Look::Found));
             }
             left.min(SLICE)
         }
@@ -311,7 +325,7 @@ fn look(
             Some(k) => Look::Found((k.0, Some(bytes))),
             None => Look::Nothing,
         },
-        None => Look::Nothing,
+        None => take(redis, conn, keys)?.map_or(Look::Nothing, Look::Found),
     })
 }
 
@@ -404,9 +418,17 @@ impl RemoteChannel for RedisChannel {
             return Ok(0);
         }
         let what = || format!("#cluster channel \"{}\"", self.name);
-        self.redis.call(lua, &what, &mut |c| {
-            redis::cmd("LLEN").arg(&self.list).query(c)
-        })
+        let (len, closed): (usize, bool) = self.redis.call(lua, &what, &mut |c| {
+            redis::pipe()
+                .cmd("LLEN")
+                .arg(&self.list)
+                .cmd("HEXISTS")
+                .arg(&self.meta)
+                .arg("closed")
+                .query(c)
+        })?;
+        // The closed marker is not a value.
+        Ok(len.saturating_sub(closed as usize))
     }
 
     fn is_closed(&self, lua: &Lua) -> mlua::Result<bool> {
@@ -474,7 +496,12 @@ impl RemoteChannel for RedisChannel {
     fn close(&self, lua: &Lua) -> mlua::Result<bool> {
         let what = || format!("close of cluster channel \"{}\"", self.name);
         let done: i64 = self.redis.call(lua, &what, &mut |c| {
-            self.redis.scripts.close.key(&self.meta).invoke(c)
+            self.redis
+                .scripts
+                .close
+                .key(&self.meta)
+                .key(&self.list)
+                .invoke(c)
         })?;
         if done == 1 {
             Ok(true)

@@ -20,13 +20,18 @@ redis.call('RPUSH', KEYS[1], ARGV[1])
 return 1
 "#;
 
-/// `try_receive` and every receive's first look: KEYS are list/meta pairs. The first element of
-/// the first non-empty list → {i, element}; else the first closed channel (closed and, as just
-/// seen, drained) → {i}; else false.
+/// `try_receive`, and a receive's look after an empty `BLPOP`: KEYS are list/meta pairs. The
+/// first element of the first non-empty list → {i, element}; else the first closed channel
+/// (closed and, as just seen, drained) → {i}; else false. The closed marker (a lone NUL byte,
+/// appended by `close` after the last value) goes back where it was and counts as closed.
 pub const TAKE: &str = r#"
 local n = #KEYS / 2
 for i = 1, n do
   local v = redis.call('LPOP', KEYS[2 * i - 1])
+  if v == '\0' then
+    redis.call('LPUSH', KEYS[2 * i - 1], v)
+    return {i}
+  end
   if v then return {i, v} end
 end
 for i = 1, n do
@@ -35,10 +40,12 @@ end
 return false
 "#;
 
-/// `close`: KEYS[1] meta. 1 closed now, 0 it already was.
+/// `close`: KEYS[1] meta, KEYS[2] list. 1 closed now, 0 it already was. Appends the closed
+/// marker after the last value: receivers blocked in `BLPOP` wake at once.
 pub const CLOSE: &str = r#"
 if redis.call('HGET', KEYS[1], 'closed') then return 0 end
 redis.call('HSET', KEYS[1], 'closed', '1')
+redis.call('RPUSH', KEYS[2], '\0')
 return 1
 "#;
 

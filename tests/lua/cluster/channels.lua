@@ -24,8 +24,8 @@ send(jobs, "last")
 close(jobs)
 print(pcall(send, jobs, "late"))
 print(pcall(close, jobs))
-print(jobs:is_closed(), receive(jobs))
-print(receive(jobs))
+print(#jobs, jobs:is_closed(), receive(jobs))
+print(#jobs, receive(jobs))
 print(try_receive(jobs))
 
 -- Goroutines share it too (it crosses by reference); each value is received once.
