@@ -508,3 +508,61 @@ fn the_timeout_reaches_a_blocked_cluster_receive() {
         text(&out.stderr)
     );
 }
+
+/// The chat example as two server processes on two ports sharing one Redis: a message sent on a
+/// WebSocket of one arrives on a WebSocket of the other (`scripts/chat-chromium.sh` does the same
+/// with two browsers).
+#[test]
+fn the_chat_example_spans_two_processes() {
+    use tungstenite::Message;
+    let redis = RedisServer::start();
+    let chat = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/chat/chat.lua");
+    let start = || {
+        let mut child = Command::new(solvm())
+            .args(["--cluster", &redis.url()])
+            .arg(&chat)
+            .arg("0")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chat server");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("port line");
+        let port: u16 = line.trim().parse().expect("a port");
+        (child, port)
+    };
+    let (mut a, port_a) = start();
+    let (mut b, port_b) = start();
+    let result = std::panic::catch_unwind(|| {
+        let connect = |port: u16| {
+            let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+            stream
+                .set_read_timeout(Some(Duration::from_secs(30)))
+                .expect("timeout");
+            tungstenite::client(format!("ws://127.0.0.1:{port}/ws"), stream)
+                .expect("handshake")
+                .0
+        };
+        let mut alice = connect(port_a);
+        let mut bob = connect(port_b);
+        // Each has joined once its own message comes back through the room.
+        for (ws, name) in [(&mut alice, "alice"), (&mut bob, "bob")] {
+            ws.send(Message::text(format!("{name} is here")))
+                .expect("send");
+            while ws.read().expect("read") != Message::text(format!("{name} is here")) {}
+        }
+        alice.send(Message::text("alice: hello bob")).expect("send");
+        while bob.read().expect("bob reads") != Message::text("alice: hello bob") {}
+        bob.send(Message::text("bob: hi alice")).expect("send");
+        while alice.read().expect("alice reads") != Message::text("bob: hi alice") {}
+    });
+    for c in [&mut a, &mut b] {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+}
