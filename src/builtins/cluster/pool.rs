@@ -12,7 +12,7 @@ use std::time::Duration;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long a reply may take. Longer than any blocking command's own timeout ([`SLICE`]), so a
 /// `BLPOP` is never abandoned while Redis could still hand it an element.
-const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
+pub const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Idle connections kept for reuse; more are opened while more goroutines need one at once.
 const MAX_IDLE: usize = 16;
 /// How long one blocking Redis command waits (`BLPOP`'s timeout): cancellation, the goroutine's

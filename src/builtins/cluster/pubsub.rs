@@ -4,7 +4,7 @@
 //! connection and feeds the local subscriptions (own messages included, so the order is Redis's).
 
 use super::keys;
-use super::pool::{Redis, SLICE};
+use super::pool::{Redis, REPLY_TIMEOUT, SLICE};
 use crate::builtins::chan::{ChanRef, Channel};
 use crate::runtime::goroutine::{self, Blocked};
 use crate::runtime::value::{msgpack, SharedHandle, Value};
@@ -336,10 +336,11 @@ fn run_link(redis: &Redis, subs: &Subs, cmds: &Receiver<Cmd>, client_id: &Atomic
                 continue;
             }
         };
-        let id: i64 = match redis::cmd("CLIENT").arg("ID").query(&mut conn) {
-            Ok(id) => id,
-            Err(_) => continue,
-        };
+        // Where ACLs forbid `CLIENT ID`, any id unique to this connection does for the counts.
+        let id: i64 = redis::cmd("CLIENT")
+            .arg("ID")
+            .query(&mut conn)
+            .unwrap_or_else(|_| -((super::random_u64() >> 2) as i64) - 1);
         let old = client_id.swap(id, Ordering::AcqRel);
         let topics: Vec<(String, usize)> = subs
             .lock()
@@ -367,16 +368,28 @@ fn run_link(redis: &Redis, subs: &Subs, cmds: &Receiver<Cmd>, client_id: &Atomic
         }
         while ok {
             loop {
-                match cmds.try_recv() {
-                    Ok(Cmd::Subscribe(topic, reply)) => {
-                        let r = ps.subscribe(keys::topic(&topic));
-                        ok = r.is_ok();
-                        let _ = reply.send(r.map_err(|e| e.to_string()));
-                    }
-                    Ok(Cmd::Unsubscribe(topic)) => ok = ps.unsubscribe(keys::topic(&topic)).is_ok(),
+                let cmd = match cmds.try_recv() {
+                    Ok(cmd) => cmd,
                     Err(crossbeam_channel::TryRecvError::Empty) => break,
                     Err(crossbeam_channel::TryRecvError::Disconnected) => return,
+                };
+                // A confirmation may take longer than a poll: give it a reply's time.
+                ok = ps.set_read_timeout(Some(REPLY_TIMEOUT)).is_ok();
+                match cmd {
+                    Cmd::Subscribe(topic, reply) => {
+                        let r = ps.subscribe(keys::topic(&topic));
+                        ok &= r.is_ok();
+                        let _ = reply.send(r.map_err(|e| e.to_string()));
+                    }
+                    Cmd::Unsubscribe(topic) => ok &= ps.unsubscribe(keys::topic(&topic)).is_ok(),
                 }
+                ok &= ps.set_read_timeout(Some(POLL)).is_ok();
+                if !ok {
+                    break;
+                }
+            }
+            if !ok {
+                break;
             }
             match ps.get_message() {
                 Ok(msg) => {
