@@ -1,14 +1,14 @@
 //! Cluster channels kept in Redis: a list of encoded values per channel plus a meta hash (capacity,
 //! closed). Sends and takes are atomic scripts; a blocked receive waits with `BLPOP` in short slices
-//! through `io_wait`, and a `select` that mixes local channels hands the Redis side to a helper
+//! through `io_wait`, and a `select` that mixes local channels (`mixed.rs`) hands the Redis side to a helper
 //! thread whose catch, if the select went elsewhere, is put back at the head of its list.
 
 use super::pool::{is_unreachable, Redis, SLICE};
 use super::{keys, Ids};
 use crate::builtins::chan::{Channel, Picked, RemoteChannel};
-use crate::runtime::goroutine::{self, Blocked};
+use crate::runtime::ctx;
+use crate::runtime::goroutine;
 use crate::runtime::value::{msgpack, Value};
-use crate::runtime::{ctx, report};
 use mlua::{Lua, Value as LuaValue};
 use redis::{Connection, RedisResult};
 use std::any::Any;
@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How long a wait pauses after Redis could not be reached, before trying again.
-const RETRY_PAUSE: Duration = Duration::from_millis(250);
+pub(super) const RETRY_PAUSE: Duration = Duration::from_millis(250);
 /// The element `close` appends after the last value, so that receivers blocked in `BLPOP` wake
 /// at once; whoever pops it puts it back (the `take` script does so itself).
 const CLOSED_MARKER: &[u8] = b"\0";
@@ -29,12 +29,12 @@ pub struct RedisChannel {
     cap: usize,
     list: String,
     meta: String,
-    redis: Arc<Redis>,
+    pub(super) redis: Arc<Redis>,
     ids: Arc<Ids>,
 }
 
 /// What one look at some channels found: channel `i` gave an element, or is closed and drained.
-type Found = (usize, Option<Vec<u8>>);
+pub(super) type Found = (usize, Option<Vec<u8>>);
 
 impl RedisChannel {
     /// `cluster.chan(name, size)`: records the capacity (the first process decides; asking for
@@ -73,7 +73,7 @@ impl RedisChannel {
     }
 
     /// A found element as a received value (a rendezvous element is acknowledged first).
-    fn finish(
+    pub(super) fn finish(
         &self,
         chans: &[&RedisChannel],
         found: Found,
@@ -150,98 +150,9 @@ impl RedisChannel {
         })?;
         found.map(|f| self.finish(chans, f)).transpose()
     }
-
-    /// Waits on local and cluster channels at once: the cluster side on a helper thread.
-    fn select_mixed(
-        &self,
-        lua: &Lua,
-        locals: &[&Arc<Channel>],
-        chans: &[&RedisChannel],
-        deadline: Option<Instant>,
-    ) -> mlua::Result<Option<(Picked, Option<Value>)>> {
-        let n = locals.len();
-        let start = super::random_below(n);
-        for k in 0..n {
-            let i = (start + k) % n;
-            match locals[i].receiver().try_recv() {
-                Ok(v) => return Ok(Some((Picked::Local(i), Some(v)))),
-                Err(crossbeam_channel::TryRecvError::Disconnected) => {
-                    return Ok(Some((Picked::Local(i), None)))
-                }
-                Err(crossbeam_channel::TryRecvError::Empty) => {}
-            }
-        }
-        let keys = key_pairs(chans);
-        let redis = &self.redis;
-        let what = || format!("select on {}", label(chans));
-        if let Some(found) = redis.call(lua, &what, &mut |conn| take(redis, conn, &keys))? {
-            return self.finish(chans, found).map(Some);
-        }
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            return Ok(None);
-        }
-        let (ready_tx, ready_rx) = crossbeam_channel::bounded::<()>(1);
-        let handoff = Arc::new(parking_lot::Mutex::new(Slot::Waiting));
-        spawn_waiter(
-            Arc::clone(redis),
-            keys.clone(),
-            Arc::clone(&handoff),
-            ready_tx,
-        )?;
-        enum Woke {
-            Local(usize, Option<Value>),
-            Remote,
-        }
-        let c = ctx(lua);
-        let blocked = || Blocked {
-            what: format!("select({})", label(chans)),
-            at: goroutine::caller_location(lua),
-            // Another process can always send: never part of a deadlock.
-            has_timeout: true,
-            waits_on: Vec::new(),
-        };
-        let woke = goroutine::block_on(
-            lua,
-            &c,
-            &blocked,
-            deadline,
-            &mut |sel| {
-                for ch in locals {
-                    sel.recv(ch.receiver());
-                }
-                sel.recv(&ready_rx);
-                n + 1
-            },
-            &mut |i, op| {
-                if i < n {
-                    Woke::Local(i, op.recv(locals[i].receiver()).ok())
-                } else {
-                    let _ = op.recv(&ready_rx);
-                    Woke::Remote
-                }
-            },
-        );
-        match woke {
-            Ok(Some(Woke::Remote)) => {
-                let slot = std::mem::replace(&mut *handoff.lock(), Slot::Abandoned);
-                match slot {
-                    Slot::Got(Ok(found)) => self.finish(chans, found).map(Some),
-                    Slot::Got(Err(e)) => Err(mlua::Error::runtime(format!("{}: {e}", what()))),
-                    _ => Ok(None),
-                }
-            }
-            other => {
-                abandon(redis, &handoff, &keys, chans);
-                match other? {
-                    Some(Woke::Local(i, v)) => Ok(Some((Picked::Local(i), v))),
-                    _ => Ok(None),
-                }
-            }
-        }
-    }
 }
 
-fn label(chans: &[&RedisChannel]) -> String {
+pub(super) fn label(chans: &[&RedisChannel]) -> String {
     chans
         .iter()
         .map(|c| format!("cluster channel \"{}\"", c.name))
@@ -250,7 +161,7 @@ fn label(chans: &[&RedisChannel]) -> String {
 }
 
 /// (list, meta) keys, rotated by a random offset so that no channel is always looked at first.
-fn key_pairs(chans: &[&RedisChannel]) -> Vec<(usize, String, String)> {
+pub(super) fn key_pairs(chans: &[&RedisChannel]) -> Vec<(usize, String, String)> {
     let n = chans.len();
     let start = super::random_below(n);
     (0..n)
@@ -261,14 +172,14 @@ fn key_pairs(chans: &[&RedisChannel]) -> Vec<(usize, String, String)> {
         .collect()
 }
 
-enum Look {
+pub(super) enum Look {
     Found(Found),
     Nothing,
     Deadline,
 }
 
 /// Takes an element (or notices a closed channel) without waiting.
-fn take(
+pub(super) fn take(
     redis: &Redis,
     conn: &mut Connection,
     keys: &[(usize, String, String)],
@@ -297,7 +208,7 @@ fn take(
 /// One look: wait one slice with `BLPOP` (never past `deadline`), which returns at once when an
 /// element is there, so a receive is one round trip; after an empty slice, `take` looks at the
 /// closed flags (a closed channel normally wakes `BLPOP` at once, through its closed marker).
-fn look(
+pub(super) fn look(
     redis: &Redis,
     conn: &mut Connection,
     keys: &[(usize, String, String)],
@@ -327,80 +238,6 @@ fn look(
         },
         None => take(redis, conn, keys)?.map_or(Look::Nothing, Look::Found),
     })
-}
-
-/// What the helper thread of a mixed select caught.
-enum Slot {
-    Waiting,
-    Got(Result<Found, String>),
-    /// The select is over: whatever the waiter takes from now on goes back.
-    Abandoned,
-}
-
-fn spawn_waiter(
-    redis: Arc<Redis>,
-    keys: Vec<(usize, String, String)>,
-    handoff: Arc<parking_lot::Mutex<Slot>>,
-    ready: crossbeam_channel::Sender<()>,
-) -> mlua::Result<()> {
-    std::thread::Builder::new()
-        .name("solvm-cluster-select".into())
-        .stack_size(256 * 1024)
-        .spawn(move || loop {
-            if matches!(*handoff.lock(), Slot::Abandoned) {
-                return;
-            }
-            let got = match redis.with(&mut |conn| look(&redis, conn, &keys, None)) {
-                Ok(Look::Found(f)) => Ok(f),
-                Ok(_) => continue,
-                Err(e) if is_unreachable(Some(&e)) => {
-                    redis.outage(&e);
-                    std::thread::sleep(RETRY_PAUSE);
-                    continue;
-                }
-                Err(e) => Err(e.to_string()),
-            };
-            redis.answered();
-            let mut slot = handoff.lock();
-            if matches!(*slot, Slot::Abandoned) {
-                drop(slot);
-                if let Ok(found) = got {
-                    put_back(&redis, &keys, found);
-                }
-            } else {
-                *slot = Slot::Got(got);
-                let _ = ready.try_send(());
-            }
-            return;
-        })
-        .map(|_| ())
-        .map_err(|e| mlua::Error::runtime(format!("select: cannot start a thread: {e}")))
-}
-
-/// Ends a mixed select that took something else (or nothing): what the waiter caught goes back.
-fn abandon(
-    redis: &Redis,
-    handoff: &parking_lot::Mutex<Slot>,
-    keys: &[(usize, String, String)],
-    _chans: &[&RedisChannel],
-) {
-    let slot = std::mem::replace(&mut *handoff.lock(), Slot::Abandoned);
-    if let Slot::Got(Ok(found)) = slot {
-        put_back(redis, keys, found);
-    }
-}
-
-/// Returns an element to the head of its list, where the next receiver takes it.
-fn put_back(redis: &Redis, keys: &[(usize, String, String)], found: Found) {
-    let (i, Some(bytes)) = found else { return };
-    let Some((_, list, _)) = keys.iter().find(|k| k.0 == i) else {
-        return;
-    };
-    if let Err(e) = redis.with(&mut |c| redis::cmd("LPUSH").arg(list).arg(&bytes).query::<()>(c)) {
-        report::emit(&format!(
-            "cluster: a message taken from {list} for a select that went elsewhere could not be put back ({e}): it is lost\n"
-        ));
-    }
 }
 
 impl RemoteChannel for RedisChannel {

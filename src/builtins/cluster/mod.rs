@@ -4,6 +4,7 @@
 //! The Redis keys and the value encoding are in docs/cluster.md.
 
 mod channel;
+mod mixed;
 pub mod pool;
 mod pubsub;
 mod scripts;
