@@ -88,7 +88,9 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(5);
-    let node = std::env::var("WS_NODE_MODULES").ok().map(|m| start_node(&m));
+    let node = std::env::var("WS_NODE_MODULES")
+        .ok()
+        .map(|m| start_node(&m));
     for clients in [1, 16] {
         let rate = run(port, clients, secs);
         println!("websocket echo, {clients:>2} clients: {rate:>9.0} round trips/s");

@@ -20,6 +20,9 @@ pub struct Config {
     pub watch: bool,
     /// Report goroutines whose Lua memory keeps growing.
     pub leak_check: bool,
+    /// `--cluster`: the Redis (or Valkey) URL that `store`, cluster channels and pub/sub share
+    /// (SPEC §15); `None` keeps everything in this process.
+    pub cluster: Option<String>,
 }
 
 impl Default for Config {
@@ -31,6 +34,7 @@ impl Default for Config {
             workers: None,
             watch: false,
             leak_check: false,
+            cluster: None,
         }
     }
 }

@@ -37,6 +37,10 @@ struct Cli {
     /// Report goroutines whose Lua memory keeps growing.
     #[arg(long)]
     leak_check: bool,
+    /// Share `store`, cluster channels and pub/sub with every process started with the same
+    /// Redis (or Valkey): redis://[user:pass@]host:port[/db] or rediss:// (TLS). Default: $SOLVM_CLUSTER.
+    #[arg(long, value_name = "URL")]
+    cluster: Option<String>,
     /// Check the script's syntax and exit.
     #[arg(long)]
     check: bool,
@@ -66,6 +70,7 @@ const LONG_OPTIONS: &[&str] = &[
     "workers",
     "watch",
     "leak-check",
+    "cluster",
     "check",
     "types",
     "version",
@@ -78,6 +83,7 @@ const VALUE_OPTIONS: &[&str] = &[
     "--memory-limit",
     "--max-goroutines",
     "--workers",
+    "--cluster",
 ];
 
 /// Prepares the command line for clap: Go-style `-timeout` becomes `--timeout` (any other
@@ -169,6 +175,11 @@ fn main() {
         workers: cli.workers,
         watch: cli.watch,
         leak_check: cli.leak_check,
+        cluster: cli
+            .cluster
+            .clone()
+            .or_else(|| std::env::var("SOLVM_CLUSTER").ok())
+            .filter(|u| !u.is_empty()),
     };
     if let Some(dir) = &cli.types {
         match solvm::builtins::catalog::write_definitions(dir) {
@@ -183,6 +194,13 @@ fn main() {
                 );
                 std::process::exit(1);
             }
+        }
+    }
+    if let (Some(url), false) = (&config.cluster, cli.check) {
+        // SPEC §15: a cluster that cannot be reached is a bad command line, said before any run.
+        if let Err(msg) = solvm::builtins::cluster::check_reachable(url) {
+            eprintln!("solvm: --cluster: {msg}");
+            std::process::exit(2);
         }
     }
     if cli.exec.is_none() && cli.script.is_none() && std::io::stdin().is_terminal() && !cli.check {

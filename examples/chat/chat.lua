@@ -1,9 +1,13 @@
 -- A WebSocket chat room: open http://localhost:8080/ in two browser tabs and talk.
 -- Usage: solvm chat.lua [port]     (port 0 picks a free one; the bound port is printed)
 --
--- Every connection runs its handler on its own goroutine. They share nothing but the named
--- channel "chat": a hub goroutine owns the list of connected sockets (ws objects cross goroutines
--- by reference) and broadcasts each message to all of them.
+-- Every connection runs its handler on its own goroutine. A hub goroutine owns the list of this
+-- process's sockets (ws objects cross goroutines by reference, through the named channel "chat").
+-- Messages go through the cluster topic "chat-room": in one process that is in-process pub/sub;
+-- started as several processes sharing one Redis, each on its own port, a message typed in a
+-- browser connected to one reaches the browsers connected to every other:
+--   solvm --cluster redis://127.0.0.1:6379 chat.lua 8080
+--   solvm --cluster redis://127.0.0.1:6379 chat.lua 8081
 
 local port = tonumber(arg[1]) or 8080
 
@@ -36,25 +40,28 @@ handle_ws("chat", "/ws", function(ws)
     while true do
         local msg = ws.receive()
         if msg == nil then break end
-        send(hub, {text = msg})
+        cluster.publish("chat-room", msg)
     end
     send(hub, {leave = ws})
 end)
 
--- The hub: the only goroutine that knows every socket.
+-- The hub: the only goroutine that knows this process's sockets. What anyone says, in any
+-- process, arrives on the room's subscription (made before the server starts, so nothing said
+-- from then on is missed).
+local room = cluster.subscribe("chat-room")
 go(function()
     local hub = chan("chat")
     local sockets = {}
     while true do
-        local ev = receive(hub)
-        if ev.join then
+        local ev, from = select(hub, room)
+        if from == room then
+            for key, ws in pairs(sockets) do
+                if not ws.send(ev) then sockets[key] = nil end
+            end
+        elseif ev.join then
             sockets[tostring(ev.join)] = ev.join
         elseif ev.leave then
             sockets[tostring(ev.leave)] = nil
-        elseif ev.text then
-            for key, ws in pairs(sockets) do
-                if not ws.send(ev.text) then sockets[key] = nil end
-            end
         end
     end
 end)

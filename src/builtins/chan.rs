@@ -24,10 +24,22 @@ pub struct Channel {
     closed: AtomicBool,
     close_trigger: parking_lot::Mutex<Option<Sender<()>>>,
     closed_signal: Receiver<()>,
+    /// Carries only what can cross processes (an in-process cluster channel, SPEC §15).
+    data_only: bool,
 }
 
 impl Channel {
     pub fn new(name: Option<String>, cap: usize) -> Arc<Channel> {
+        Channel::build(name, cap, false)
+    }
+
+    /// A channel that carries only data, exactly as it would arrive from another process: an
+    /// in-process cluster channel (`cluster.chan` without `--cluster`).
+    pub fn new_data_only(name: String, cap: usize) -> Arc<Channel> {
+        Channel::build(Some(name), cap, true)
+    }
+
+    fn build(name: Option<String>, cap: usize, data_only: bool) -> Arc<Channel> {
         let (tx, rx) = crossbeam_channel::bounded(cap);
         let (ct, cs) = crossbeam_channel::bounded(0);
         Arc::new(Channel {
@@ -38,6 +50,7 @@ impl Channel {
             closed: AtomicBool::new(false),
             close_trigger: parking_lot::Mutex::new(Some(ct)),
             closed_signal: cs,
+            data_only,
         })
     }
 
@@ -161,25 +174,39 @@ pub const METHODS: &[(&str, crate::builtins::Maker)] = &[
     ("try_receive", try_receive_function),
     ("close", close_function),
     ("cap", |lua| {
-        lua.create_function(|lua, a: MultiValue| Ok(channel_arg(lua, &a, 1, "cap")?.cap))
+        lua.create_function(|lua, a: MultiValue| match remote_arg(&a) {
+            Some(r) => Ok(r.cap()),
+            None => Ok(channel_arg(lua, &a, 1, "cap")?.cap),
+        })
     }),
     ("len", |lua| {
-        lua.create_function(|lua, a: MultiValue| Ok(channel_arg(lua, &a, 1, "len")?.rx.len()))
+        lua.create_function(|lua, a: MultiValue| match remote_arg(&a) {
+            Some(r) => r.len(lua),
+            None => Ok(channel_arg(lua, &a, 1, "len")?.rx.len()),
+        })
     }),
     ("name", |lua| {
-        lua.create_function(|lua, a: MultiValue| Ok(channel_arg(lua, &a, 1, "name")?.name.clone()))
+        lua.create_function(|lua, a: MultiValue| match remote_arg(&a) {
+            Some(r) => Ok(Some(r.name().to_string())),
+            None => Ok(channel_arg(lua, &a, 1, "name")?.name.clone()),
+        })
     }),
     ("is_closed", |lua| {
-        lua.create_function(|lua, a: MultiValue| {
-            Ok(channel_arg(lua, &a, 1, "is_closed")?.is_closed())
+        lua.create_function(|lua, a: MultiValue| match remote_arg(&a) {
+            Some(r) => r.is_closed(lua),
+            None => Ok(channel_arg(lua, &a, 1, "is_closed")?.is_closed()),
         })
     }),
 ];
 
 fn send_function(lua: &Lua) -> mlua::Result<mlua::Function> {
     lua.create_function(|lua, args: MultiValue| {
-        let ch = channel_arg(lua, &args, 1, "send")?;
         let nil = LuaValue::Nil;
+        if let Some(r) = remote_arg(&args) {
+            let timeout = timeout_value(args.get(2).unwrap_or(&nil), 3, "send")?;
+            return r.send(lua, args.get(1).unwrap_or(&nil), deadline(timeout));
+        }
+        let ch = channel_arg(lua, &args, 1, "send")?;
         let timeout = timeout_value(args.get(2).unwrap_or(&nil), 3, "send")?;
         send_value(lua, &ch, args.get(1).unwrap_or(&nil), timeout)
     })
@@ -187,6 +214,13 @@ fn send_function(lua: &Lua) -> mlua::Result<mlua::Function> {
 
 fn receive_function(lua: &Lua) -> mlua::Result<mlua::Function> {
     lua.create_function(|lua, args: MultiValue| {
+        if let Some(r) = remote_arg(&args) {
+            let timeout = timeout_value(args.get(1).unwrap_or(&LuaValue::Nil), 2, "receive")?;
+            return match r.select(lua, &[], &[&r], deadline(timeout))? {
+                Some((_, v)) => received(lua, v),
+                None => timed_out(lua),
+            };
+        }
         let ch = channel_arg(lua, &args, 1, "receive")?;
         let timeout = timeout_value(args.get(1).unwrap_or(&LuaValue::Nil), 2, "receive")?;
         receive_value(lua, &ch, timeout)
@@ -195,6 +229,12 @@ fn receive_function(lua: &Lua) -> mlua::Result<mlua::Function> {
 
 fn try_receive_function(lua: &Lua) -> mlua::Result<mlua::Function> {
     lua.create_function(|lua, args: MultiValue| {
+        if let Some(r) = remote_arg(&args) {
+            return match r.try_receive(lua)? {
+                Some(v) => received(lua, v),
+                None => received(lua, None),
+            };
+        }
         let ch = channel_arg(lua, &args, 1, "try_receive")?;
         try_receive_value(lua, &ch)
     })
@@ -202,6 +242,9 @@ fn try_receive_function(lua: &Lua) -> mlua::Result<mlua::Function> {
 
 fn close_function(lua: &Lua) -> mlua::Result<mlua::Function> {
     lua.create_function(|lua, args: MultiValue| {
+        if let Some(r) = remote_arg(&args) {
+            return r.close(lua);
+        }
         let ch = channel_arg(lua, &args, 1, "close")?;
         close_channel(&ch)
     })
@@ -210,6 +253,7 @@ fn close_function(lua: &Lua) -> mlua::Result<mlua::Function> {
 /// Installs the channel builtins.
 pub fn register(lua: &Lua) -> mlua::Result<()> {
     value::register_handle_type::<ChanRef>(lua);
+    value::register_handle_type::<RemoteRef>(lua);
     let g = lua.globals();
     g.set("chan", lua.create_function(make_chan)?)?;
     g.set("send", send_function(lua)?)?;
@@ -341,7 +385,12 @@ fn send_value(
     v: &LuaValue,
     timeout: Option<f64>,
 ) -> mlua::Result<bool> {
-    let value = Value::from_lua(lua, v, &format!("value sent on {}", ch.label()))?;
+    let value = if ch.data_only {
+        let root = format!("value sent on cluster channel {}", ch.label());
+        value::msgpack::round_trip(lua, v, &root)?
+    } else {
+        Value::from_lua(lua, v, &format!("value sent on {}", ch.label()))?
+    };
     let tx = ch.tx.read().clone();
     let Some(tx) = tx else {
         return Err(ch.closed_error("send on"));
@@ -441,12 +490,17 @@ fn receive_value(lua: &Lua, ch: &Arc<Channel>, timeout: Option<f64>) -> mlua::Re
     };
     match receive_any(lua, &c, &[ch], &blocked, deadline)? {
         Some((_, v)) => received(lua, v),
-        None => Ok(MultiValue::from_iter([
-            LuaValue::Nil,
-            LuaValue::Boolean(false),
-            LuaValue::String(lua.create_string("timeout")?),
-        ])),
+        None => timed_out(lua),
     }
+}
+
+/// `receive`'s result on timeout.
+fn timed_out(lua: &Lua) -> mlua::Result<MultiValue> {
+    Ok(MultiValue::from_iter([
+        LuaValue::Nil,
+        LuaValue::Boolean(false),
+        LuaValue::String(lua.create_string("timeout")?),
+    ]))
 }
 
 /// `Some(Some(v))` a value, `Some(None)` closed and drained, `None` nothing yet.
@@ -486,6 +540,7 @@ fn close_channel(ch: &Arc<Channel>) -> mlua::Result<bool> {
 /// `select(ch1, ch2, ..., [timeout])` → `value, channel, ok`; on timeout `nil, nil, false`.
 fn select_channels(lua: &Lua, args: MultiValue) -> mlua::Result<MultiValue> {
     let mut chans = Vec::new();
+    let mut remotes: Vec<(Arc<dyn RemoteChannel>, LuaValue)> = Vec::new();
     let mut timeout = None;
     let n = args.len();
     for (i, a) in args.iter().enumerate() {
@@ -501,10 +556,14 @@ fn select_channels(lua: &Lua, args: MultiValue) -> mlua::Result<MultiValue> {
             timeout = Some(t);
             continue;
         }
+        if let Some(r) = remote_of(a) {
+            remotes.push((r, a.clone()));
+            continue;
+        }
         let ch = channel_arg(lua, &args, i + 1, "select")?;
         chans.push((ch, a.clone()));
     }
-    if chans.is_empty() {
+    if chans.is_empty() && remotes.is_empty() {
         return Err(mlua::Error::runtime(
             "select: expected at least one channel",
         ));
@@ -517,8 +576,22 @@ fn select_channels(lua: &Lua, args: MultiValue) -> mlua::Result<MultiValue> {
             None => MultiValue::from_iter([LuaValue::Nil, label.clone(), LuaValue::Boolean(false)]),
         })
     };
-    let c = ctx(lua);
     let deadline = deadline(timeout);
+    if let Some((first, _)) = remotes.first() {
+        // Cluster channels among them: their implementation waits on all of them.
+        let locals: Vec<&Arc<Channel>> = chans.iter().map(|(c, _)| c).collect();
+        let others: Vec<&Arc<dyn RemoteChannel>> = remotes.iter().map(|(r, _)| r).collect();
+        return match first.select(lua, &locals, &others, deadline)? {
+            Some((Picked::Local(i), v)) => deliver(lua, v, &chans[i].1),
+            Some((Picked::Remote(i), v)) => deliver(lua, v, &remotes[i].1),
+            None => Ok(MultiValue::from_iter([
+                LuaValue::Nil,
+                LuaValue::Nil,
+                LuaValue::Boolean(false),
+            ])),
+        };
+    }
+    let c = ctx(lua);
     let blocked = || Blocked {
         what: format!(
             "select({})",
@@ -545,4 +618,108 @@ fn select_channels(lua: &Lua, args: MultiValue) -> mlua::Result<MultiValue> {
             LuaValue::Boolean(false),
         ])),
     }
+}
+
+/// Which channel a select took its value from: the n-th local or the n-th remote one.
+pub enum Picked {
+    Local(usize),
+    Remote(usize),
+}
+
+/// A channel kept outside this process (a cluster channel in Redis, SPEC §15). The channel
+/// builtins hand it their calls, so `send(ch, v)`, `ch:send(v)`, `#ch` and `select` work on it as
+/// on a local channel; its implementation lives with its family.
+pub trait RemoteChannel: Send + Sync + 'static {
+    fn name(&self) -> &str;
+    fn cap(&self) -> usize;
+    /// Values waiting in it.
+    fn len(&self, lua: &Lua) -> mlua::Result<usize>;
+    fn is_closed(&self, lua: &Lua) -> mlua::Result<bool>;
+    /// `send`: `true` once stored, `false` when `deadline` passed first.
+    fn send(&self, lua: &Lua, v: &LuaValue, deadline: Option<Instant>) -> mlua::Result<bool>;
+    /// Without waiting: `Some(Some(v))` a value, `Some(None)` closed and drained, `None` nothing.
+    fn try_receive(&self, lua: &Lua) -> mlua::Result<Option<Option<Value>>>;
+    /// `close`: an error if it already was.
+    fn close(&self, lua: &Lua) -> mlua::Result<bool>;
+    /// Waits for the first value from `locals` or `remotes` (`self` is one of them; every remote
+    /// is of its kind): `None` when `deadline` passed first, a `None` value when that channel is
+    /// closed and drained. Fair when several are ready.
+    fn select(
+        &self,
+        lua: &Lua,
+        locals: &[&Arc<Channel>],
+        remotes: &[&Arc<dyn RemoteChannel>],
+        deadline: Option<Instant>,
+    ) -> mlua::Result<Option<(Picked, Option<Value>)>>;
+    /// For the implementation to recognise its own channels among `remotes`.
+    fn as_any(&self) -> &dyn Any;
+}
+
+impl Channel {
+    /// The receiving end, for a [`RemoteChannel::select`] that waits on local channels too.
+    pub fn receiver(&self) -> &Receiver<Value> {
+        &self.rx
+    }
+}
+
+/// A [`RemoteChannel`] as a Lua value: the same methods as a channel; crosses goroutines by
+/// reference.
+#[derive(Clone)]
+pub struct RemoteRef(pub Arc<dyn RemoteChannel>);
+
+impl SharedHandle for RemoteRef {
+    fn kind(&self) -> &'static str {
+        "cluster channel"
+    }
+    fn push(&self, lua: &Lua) -> mlua::Result<LuaValue> {
+        if lua
+            .named_registry_value::<Option<mlua::Table>>(METHODS_KEY)?
+            .is_none()
+        {
+            let methods =
+                crate::runtime::lazy::placeholder_table(lua, crate::builtins::CHANNEL_METHODS)?;
+            lua.set_named_registry_value(METHODS_KEY, methods)?;
+        }
+        Ok(LuaValue::UserData(lua.create_userdata(self.clone())?))
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+impl UserData for RemoteRef {
+    fn add_fields<F: mlua::UserDataFields<Self>>(f: &mut F) {
+        f.add_meta_field_with("__index", |lua| {
+            lua.named_registry_value::<mlua::Table>(METHODS_KEY)
+        });
+    }
+
+    fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
+        m.add_meta_method(MetaMethod::Len, |lua, this, ()| this.0.len(lua));
+        m.add_meta_method(MetaMethod::Eq, |_, this, other: mlua::AnyUserData| {
+            Ok(other
+                .borrow::<RemoteRef>()
+                .map(|o| std::ptr::addr_eq(Arc::as_ptr(&o.0), Arc::as_ptr(&this.0)))
+                .unwrap_or(false))
+        });
+        m.add_meta_method(MetaMethod::ToString, |_, this, ()| {
+            Ok(format!(
+                "cluster channel '{}' (capacity {})",
+                this.0.name(),
+                this.0.cap()
+            ))
+        });
+    }
+}
+
+fn remote_of(v: &LuaValue) -> Option<Arc<dyn RemoteChannel>> {
+    match v {
+        LuaValue::UserData(ud) => ud.borrow::<RemoteRef>().ok().map(|r| Arc::clone(&r.0)),
+        _ => None,
+    }
+}
+
+/// The first argument as a remote channel, if it is one.
+fn remote_arg(args: &MultiValue) -> Option<Arc<dyn RemoteChannel>> {
+    args.front().and_then(remote_of)
 }

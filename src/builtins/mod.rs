@@ -7,6 +7,7 @@
 pub mod archive;
 pub mod catalog;
 pub mod chan;
+pub mod cluster;
 pub mod core;
 #[cfg(feature = "crypto")]
 pub mod crypto;
@@ -158,6 +159,12 @@ pub const FAMILIES: &[Family] = &[
         builtins: text::types::CATALOG,
         classes: &[],
     },
+    Family {
+        name: "cluster",
+        register: cluster::register,
+        builtins: cluster::CATALOG,
+        classes: &[],
+    },
 ];
 
 /// Makes one builtin function in a state.
@@ -192,6 +199,7 @@ pub const CHANNEL_METHODS: usize = 1;
 /// any builtin being looked up.
 pub fn prepare(lua: &Lua) -> mlua::Result<()> {
     value::register_handle_type::<chan::ChanRef>(lua);
+    value::register_handle_type::<chan::RemoteRef>(lua);
     value::register_handle_type::<net::tcp::TcpConn>(lua);
     value::register_handle_type::<net::ws_client::WsClient>(lua);
     value::register_handle_type::<server::ws::WsRef>(lua);

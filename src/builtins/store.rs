@@ -7,7 +7,8 @@ use crate::runtime::value::Value;
 use mlua::{Lua, Value as LuaValue};
 use std::time::{Duration, Instant};
 
-fn key_arg(v: &LuaValue, func: &str) -> mlua::Result<String> {
+/// A key: a string, or an integer used as its decimal text.
+pub fn key_arg(v: &LuaValue, func: &str) -> mlua::Result<String> {
     match v {
         LuaValue::String(s) => Ok(s.to_string_lossy()),
         LuaValue::Integer(i) => Ok(i.to_string()),
@@ -15,7 +16,8 @@ fn key_arg(v: &LuaValue, func: &str) -> mlua::Result<String> {
     }
 }
 
-fn expiry(ttl: Option<f64>, func: &str) -> mlua::Result<Option<Instant>> {
+/// A TTL argument (#3) as a duration; `None` for none, and for one beyond what `Instant` holds.
+pub fn ttl_arg(ttl: Option<f64>, func: &str) -> mlua::Result<Option<Duration>> {
     match ttl {
         None => Ok(None),
         Some(t) if t.is_nan() || t <= 0.0 => Err(arg_error(
@@ -23,9 +25,23 @@ fn expiry(ttl: Option<f64>, func: &str) -> mlua::Result<Option<Instant>> {
             func,
             "ttl must be a positive number of seconds",
         )),
-        Some(t) => {
-            Ok(Instant::now().checked_add(Duration::try_from_secs_f64(t).unwrap_or(Duration::MAX)))
-        }
+        Some(t) => Ok(Duration::try_from_secs_f64(t)
+            .ok()
+            .filter(|d| Instant::now().checked_add(*d).is_some())),
+    }
+}
+
+fn expiry(ttl: Option<f64>, func: &str) -> mlua::Result<Option<Instant>> {
+    Ok(ttl_arg(ttl, func)?.and_then(|d| Instant::now().checked_add(d)))
+}
+
+/// Argument `pos` of `store.incr` (the step, #2, or the start, #3) with its default.
+pub fn incr_number(v: Option<LuaValue>, pos: usize) -> mlua::Result<Value> {
+    match v {
+        None | Some(LuaValue::Nil) => Ok(Value::Int(if pos == 2 { 1 } else { 0 })),
+        Some(LuaValue::Integer(i)) => Ok(Value::Int(i)),
+        Some(LuaValue::Number(f)) => Ok(Value::Num(f)),
+        Some(other) => Err(bad_argument(pos, "incr", "number", &other)),
     }
 }
 
@@ -33,8 +49,11 @@ fn live(entry: &(Value, Option<Instant>)) -> bool {
     entry.1.is_none_or(|e| Instant::now() < e)
 }
 
-/// Installs the global `store` table.
+/// Installs the global `store` table: with `--cluster`, the one shared through Redis.
 pub fn register(lua: &Lua) -> mlua::Result<()> {
+    if ctx(lua).rt.config.cluster.is_some() {
+        return crate::builtins::cluster::store::register(lua);
+    }
     let store = lua.create_table()?;
     store.set(
         "get",
@@ -88,16 +107,8 @@ pub fn register(lua: &Lua) -> mlua::Result<()> {
         lua.create_function(
             |lua, (k, n, init): (LuaValue, Option<LuaValue>, Option<LuaValue>)| {
                 let key = key_arg(&k, "incr")?;
-                let num = |v: Option<LuaValue>, pos: usize| -> mlua::Result<Value> {
-                    match v {
-                        None | Some(LuaValue::Nil) => Ok(Value::Int(if pos == 2 { 1 } else { 0 })),
-                        Some(LuaValue::Integer(i)) => Ok(Value::Int(i)),
-                        Some(LuaValue::Number(f)) => Ok(Value::Num(f)),
-                        Some(other) => Err(bad_argument(pos, "incr", "number", &other)),
-                    }
-                };
-                let by = num(n, 2)?;
-                let init = num(init, 3)?;
+                let by = incr_number(n, 2)?;
+                let init = incr_number(init, 3)?;
                 let rt = ctx(lua).rt;
                 let mut s = rt.store.lock();
                 let current = match s.get(&key).filter(|e| live(e)) {

@@ -87,6 +87,9 @@ pub struct Shared {
     pub url_modules: Mutex<HashMap<String, Arc<[u8]>>>,
     /// The previous `check_memory` sample, for its diffs.
     pub memory_sample: Mutex<Option<[i64; 3]>>,
+    /// Run-wide state a builtin family keeps for itself (the cluster's Redis connections), by
+    /// type: see [`Shared::extension`].
+    extensions: Mutex<HashMap<std::any::TypeId, Arc<dyn std::any::Any + Send + Sync>>>,
     next_goroutine: AtomicU64,
     /// Colour in error reports.
     pub color: bool,
@@ -146,6 +149,7 @@ impl Shared {
             reload_watches: Mutex::new(Vec::new()),
             url_modules: Mutex::new(HashMap::new()),
             memory_sample: Mutex::new(None),
+            extensions: Mutex::new(HashMap::new()),
             services: std::sync::atomic::AtomicUsize::new(0),
             service_started: AtomicBool::new(false),
             next_goroutine: AtomicU64::new(1),
@@ -270,6 +274,20 @@ impl Shared {
         match watched {
             Ok(w) => watches.push((path.to_path_buf(), w)),
             Err(e) => report::emit(&format!("watch: {e}\n")),
+        }
+    }
+
+    /// The run's one `T`, made by `make` on first use: lets a family keep run-wide state without
+    /// a field here (and without global state, so several runtimes stay apart).
+    pub fn extension<T: std::any::Any + Send + Sync>(&self, make: impl FnOnce() -> T) -> Arc<T> {
+        let mut map = self.extensions.lock();
+        let entry = map
+            .entry(std::any::TypeId::of::<T>())
+            .or_insert_with(|| Arc::new(make()));
+        match Arc::clone(entry).downcast::<T>() {
+            Ok(t) => t,
+            // Keyed by its own type id: the entry is always a `T`.
+            Err(_) => unreachable!("extension stored under another type's id"),
         }
     }
 

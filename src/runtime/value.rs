@@ -7,6 +7,10 @@
 //! tables travel as a reference by name; runtime handles (channels, connections) by reference to the
 //! same object. Anything else is refused with a message naming where it was found.
 
+// What crosses processes (cluster channels, pub/sub, the shared store): data only, as MessagePack.
+#[path = "value_msgpack.rs"]
+pub mod msgpack;
+
 use mlua::chunk::ChunkMode;
 use mlua::{AnyUserData, Function, Lua, Table, Value as LuaValue};
 use std::any::Any;
@@ -272,13 +276,16 @@ impl Value {
             LuaValue::Integer(i) => Ok(Value::Int(*i)),
             LuaValue::Number(n) => Ok(Value::Num(*n)),
             LuaValue::String(s) => Ok(Value::Str(Bytes::from(&s.as_bytes()[..]))),
-            _ => {
-                let kit = kit(lua)?;
-                let mut enc = Encoder::new(lua, &kit);
-                let top = enc.encode(v).map_err(|e| e.into_lua(root))?;
-                Ok(enc.finish(top))
-            }
+            _ => Value::encode(lua, v).map_err(|e| e.into_lua(root)),
         }
+    }
+
+    /// [`Value::from_lua`] with the refusal left to the caller (`msgpack` words it for processes).
+    fn encode(lua: &Lua, v: &LuaValue) -> Result<Value, EncodeError> {
+        let kit = kit(lua)?;
+        let mut enc = Encoder::new(lua, &kit);
+        let top = enc.encode(v)?;
+        Ok(enc.finish(top))
     }
 
     /// A flat table built from Rust (a UDP message `{data, addr, port}` made on a listener thread).

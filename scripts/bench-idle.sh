@@ -1,0 +1,56 @@
+#!/bin/bash
+# bench-idle.sh [solvm-binary] [N] — N (default 10 000) idle keep-alive connections held open on
+# a SolVM hello-world server (each made one request first), then a new client's request: how long
+# it waits, how many threads the server has, its RSS. Prints a markdown table row per server to
+# stdout. Raises `ulimit -n` for itself. Build with `cargo build --release` first.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+solvm=${1:-$here/target/release/solvm}
+n=${2:-10000}
+ulimit -n "$(ulimit -Hn)"
+port_file=$(mktemp)
+"$solvm" --timeout 0 "$here/examples/servers/echo_json.lua" 0 > "$port_file" &
+pid=$!
+trap 'kill "$pid" 2>/dev/null || true; rm -f "$port_file"' EXIT
+for _ in $(seq 100); do [ -s "$port_file" ] && break; sleep 0.1; done
+port=$(head -1 "$port_file")
+python3 - "$port" "$n" "$pid" <<'PY'
+import resource, socket, sys, time
+port, n, pid = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+REQ = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"
+
+def ask(s):
+    s.sendall(REQ)
+    buf = b""
+    while not buf.endswith(b"Hello, World!"):
+        chunk = s.recv(4096)
+        if not chunk:
+            raise SystemExit("connection closed")
+        buf += chunk
+
+def status(field):
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+
+threads_before = status("Threads")
+held = []
+for _ in range(n):
+    s = socket.create_connection(("127.0.0.1", port))
+    ask(s)
+    held.append(s)
+time.sleep(1)
+t = time.perf_counter()
+s = socket.create_connection(("127.0.0.1", port))
+ask(s)
+ms = (time.perf_counter() - t) * 1000
+alive = 0
+for c in held[:: max(1, n // 100)]:
+    ask(c)
+    alive += 1
+print(f"| {n} idle keep-alive connections | new client answered in {ms:.2f} ms | "
+      f"threads {threads_before} before, {status('Threads')} with them open | "
+      f"RSS {status('VmRSS') / 1024:.0f} MB | {alive} sampled idle connections still answered |")
+PY

@@ -1,0 +1,13 @@
+-- Capacity 0: a send waits until a receiver takes the value, as with a local channel.
+local r = cluster.chan("golden-rendezvous")
+print(r:cap(), #r)
+local log = chan(10)
+go(function()
+    sleep(0.1)
+    send(log, "receiver takes")
+    send(log, (receive(r)))
+end)
+print(send(r, "hand-over"))
+print(receive(log), receive(log))
+print(send(r, "nobody takes it", 0.1), #r)
+print(try_receive(r))
