@@ -262,7 +262,27 @@ pub const CLASSES: &[Class] = &[
             (
                 "workers",
                 "integer?",
-                "Server workers kept ready (more start with more connections).",
+                "Worker threads that run handlers (default: one per core; more start while handlers block).",
+            ),
+            (
+                "max_connections",
+                "integer?",
+                "Open connections at most (default 10 000); beyond it the longest idle one is closed, else 503.",
+            ),
+            (
+                "idle_timeout",
+                "number?",
+                "Seconds a keep-alive connection may sit idle (default 30).",
+            ),
+            (
+                "request_timeout",
+                "number?",
+                "Seconds a client has to send a whole request head and body (default 30).",
+            ),
+            (
+                "handler_timeout",
+                "number?",
+                "Seconds a handler may run before the client gets 503 (default: `--timeout`; 0 = none).",
             ),
         ],
     },
@@ -271,7 +291,8 @@ pub const CLASSES: &[Class] = &[
         doc: "An HTTP request as a handler sees it.",
         fields: &[
             ("method", "string", "`GET`, `POST`, ..."),
-            ("path", "string", "The path, without the query."),
+            ("path", "string", "The clean, decoded path, without the query."),
+            ("raw_path", "string", "The path as the client sent it (still percent-encoded)."),
             ("query", "string", "The raw query string after `?`."),
             (
                 "query_params",
@@ -412,7 +433,7 @@ pub const BUILTINS: &[Builtin] = &[
     ov(f("create_server", &["name: string", "port: integer", "https?: boolean", "cert?: string", "key?: string"], &[], "Creates a named HTTP(S) server; bad cert/key is an error here."), &["fun(name: string, options: ServerOptions)"]),
     f("handle_http", &["name: string", "pattern: string", "fn: fun(req: Request): Response|string|table|nil"], &[], "Routes requests matching a Go ServeMux pattern (`\"POST /items/{id}\"`) to `fn`."),
     f("handle_ws", &["name: string", "path: string", "fn: fun(ws: WebSocket)"], &[], "Runs `fn(ws)` on its own goroutine for each WebSocket connection to `path`."),
-    f("start_server", &["name: string"], &["integer? port", "string? err"], "Starts serving; returns at once with the bound port, or `nil, err` if it cannot listen."),
+    f("start_server", &["name: string"], &["integer port"], "Starts serving; returns at once with the bound port; raises if it cannot listen."),
     f("stop_server", &["name: string"], &["boolean stopped"], "Stops accepting, lets in-flight requests finish, closes WebSockets; `false` if it was not running."),
 ];
 

@@ -97,6 +97,9 @@ pub struct Shared {
     pub failed: AtomicBool,
     /// The code passed to `os.exit`.
     pub exit_code: AtomicI32,
+    /// 128 + the stop signal once SIGINT/SIGTERM started a graceful stop (0 before): the exit code
+    /// even when the drained servers let the run end on its own before it is cancelled.
+    pub signalled: AtomicI32,
     /// Per-run state of builtin families (see [`Shared::family_state`]), by type.
     family_states: Mutex<Vec<(std::any::TypeId, Arc<dyn FamilyState>)>>,
     /// Set once [`Shared::end_run`] has told the family states.
@@ -156,6 +159,7 @@ impl Shared {
             color: report::use_color(),
             failed: AtomicBool::new(false),
             exit_code: AtomicI32::new(0),
+            signalled: AtomicI32::new(0),
             family_states: Mutex::new(Vec::new()),
             ended: AtomicBool::new(false),
             stop_signal_pending: None,
@@ -568,6 +572,7 @@ fn start_supervisor(rt: &Arc<Shared>, signals: Arc<StopSignals>) -> Option<Super
                     signals.pending.store(false, Ordering::Release);
                 } else if sig != 0 {
                     rt.exit_code.store(128 + sig as i32, Ordering::Relaxed);
+                    rt.signalled.store(128 + sig as i32, Ordering::Release);
                     if rt.cancel.reason().is_none() {
                         // Graceful: servers stop accepting and answer what is in flight first.
                         crate::builtins::server::stop_all(&rt, SIGNAL_DRAIN);

@@ -277,6 +277,10 @@ pub fn outcome_of(rt: &Shared) -> Outcome {
             code => Outcome::Exit(code),
         },
         Some(Reason::Exit) => Outcome::Exit(rt.exit_code.load(Ordering::Relaxed)),
+        // The servers drained after a stop signal and the run ended before it was cancelled.
+        _ if rt.signalled.load(Ordering::Acquire) != 0 => {
+            Outcome::Exit(rt.signalled.load(Ordering::Acquire))
+        }
         _ if rt.failed.load(Ordering::Relaxed) => Outcome::Failed,
         _ => Outcome::Success,
     }

@@ -5,6 +5,6 @@ handle_http("one", "POST /shutdown", function(req)
 end)
 local port = start_server("one")
 create_server("two", {port = port, host = "127.0.0.1"})
-local none, err = start_server("two")            -- nil, "listen tcp ...: address already in use"
-print(none, err:match("address already in use"))
+local ok, err = pcall(start_server, "two")       -- raises: the port is taken
+print(ok, err:match("address already in use"))
 print(http_post("http://127.0.0.1:" .. port .. "/shutdown", "").body)
