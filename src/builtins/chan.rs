@@ -2,7 +2,7 @@
 //! objects with methods. Built on crossbeam channels; every blocking operation goes through
 //! `goroutine::block_on`, so the timeout, shutdown and this goroutine's events reach it.
 
-use crate::runtime::args::{arg_error, bad_argument, check_number, MISSING};
+use crate::runtime::args::{self, arg_error, bad_argument, check_number, MISSING};
 use crate::runtime::goroutine::{self, Blocked, ChannelState, WaitOn};
 use crate::runtime::value::{self, SharedHandle, Value};
 use crate::runtime::{ctx, Ctx};
@@ -180,7 +180,7 @@ fn send_function(lua: &Lua) -> mlua::Result<mlua::Function> {
     lua.create_function(|lua, args: MultiValue| {
         let ch = channel_arg(lua, &args, 1, "send")?;
         let nil = LuaValue::Nil;
-        let timeout = timeout_value(args.get(2).unwrap_or(&nil), 3, "send")?;
+        let timeout = timeout_value(&args, 3, "send")?;
         send_value(lua, &ch, args.get(1).unwrap_or(&nil), timeout)
     })
 }
@@ -188,7 +188,7 @@ fn send_function(lua: &Lua) -> mlua::Result<mlua::Function> {
 fn receive_function(lua: &Lua) -> mlua::Result<mlua::Function> {
     lua.create_function(|lua, args: MultiValue| {
         let ch = channel_arg(lua, &args, 1, "receive")?;
-        let timeout = timeout_value(args.get(1).unwrap_or(&LuaValue::Nil), 2, "receive")?;
+        let timeout = timeout_value(&args, 2, "receive")?;
         receive_value(lua, &ch, timeout)
     })
 }
@@ -311,10 +311,8 @@ fn size_arg(args: &MultiValue, pos: usize) -> mlua::Result<usize> {
     }
 }
 
-fn deadline(timeout: Option<f64>) -> Option<Instant> {
-    timeout.and_then(|t| {
-        Instant::now().checked_add(Duration::try_from_secs_f64(t).unwrap_or(Duration::MAX))
-    })
+fn deadline(timeout: Option<Duration>) -> Option<Instant> {
+    timeout.and_then(args::deadline_after)
 }
 
 /// A channel from a name (registry) or a channel object.
@@ -325,22 +323,15 @@ fn channel_arg(lua: &Lua, args: &MultiValue, pos: usize, func: &str) -> mlua::Re
     }
 }
 
-/// Argument `pos` as a timeout in seconds (`nil` = none).
-fn timeout_value(v: &LuaValue, pos: usize, func: &str) -> mlua::Result<Option<f64>> {
-    let t = match v {
-        LuaValue::Nil => return Ok(None),
-        LuaValue::Integer(i) => *i as f64,
-        LuaValue::Number(n) => *n,
-        other => return Err(bad_argument(pos, func, "number", other)),
-    };
-    if t.is_nan() || t < 0.0 {
-        return Err(arg_error(
-            pos,
-            func,
-            "timeout must be a non-negative number of seconds",
-        ));
+/// Argument `pos` as a timeout in seconds: `nil` and a century or more (`math.huge`) are none, so a
+/// goroutine waiting that long can still be found deadlocked.
+fn timeout_value(args: &MultiValue, pos: usize, func: &str) -> mlua::Result<Option<Duration>> {
+    if let Some(v @ (LuaValue::Boolean(_) | LuaValue::Table(_) | LuaValue::Function(_))) =
+        args.get(pos - 1)
+    {
+        return Err(bad_argument(pos, func, "number", v));
     }
-    Ok(Some(t))
+    Ok(args::opt_seconds(args, pos, func)?.filter(|d| *d < args::NO_LIMIT))
 }
 
 /// A channel from a value: a name (registry) or a channel object.
@@ -373,7 +364,7 @@ fn send_value(
     lua: &Lua,
     ch: &Arc<Channel>,
     v: &LuaValue,
-    timeout: Option<f64>,
+    timeout: Option<Duration>,
 ) -> mlua::Result<bool> {
     let value = Value::from_lua(lua, v, &format!("value sent on {}", ch.label()))?;
     let tx = ch.tx.read().clone();
@@ -461,7 +452,11 @@ fn receive_any(
     )
 }
 
-fn receive_value(lua: &Lua, ch: &Arc<Channel>, timeout: Option<f64>) -> mlua::Result<MultiValue> {
+fn receive_value(
+    lua: &Lua,
+    ch: &Arc<Channel>,
+    timeout: Option<Duration>,
+) -> mlua::Result<MultiValue> {
     if let Some(v) = try_take(ch) {
         return received(lua, v);
     }
@@ -524,15 +519,7 @@ fn select_channels(lua: &Lua, args: MultiValue) -> mlua::Result<MultiValue> {
     let n = args.len();
     for (i, a) in args.iter().enumerate() {
         if i + 1 == n && matches!(a, LuaValue::Integer(_) | LuaValue::Number(_)) {
-            let t = check_number(&args, i + 1, "select")?;
-            if t.is_nan() || t < 0.0 {
-                return Err(arg_error(
-                    i + 1,
-                    "select",
-                    "timeout must be a non-negative number of seconds",
-                ));
-            }
-            timeout = Some(t);
+            timeout = timeout_value(&args, i + 1, "select")?;
             continue;
         }
         let ch = channel_arg(lua, &args, i + 1, "select")?;

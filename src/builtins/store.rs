@@ -1,11 +1,11 @@
 //! `store`: one key/value store shared by every goroutine and server worker (like `ngx.shared.DICT`).
 //! Values are transferable values (SPEC §3); `incr` and `add` are atomic; entries may expire (TTL).
 
-use crate::runtime::args::{arg_error, bad_argument};
+use crate::runtime::args::{arg_error, bad_argument, deadline_after, seconds_to_duration};
 use crate::runtime::ctx;
 use crate::runtime::value::Value;
 use mlua::{Lua, Value as LuaValue};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 fn key_arg(v: &LuaValue, func: &str) -> mlua::Result<String> {
     match v {
@@ -18,14 +18,15 @@ fn key_arg(v: &LuaValue, func: &str) -> mlua::Result<String> {
 fn expiry(ttl: Option<f64>, func: &str) -> mlua::Result<Option<Instant>> {
     match ttl {
         None => Ok(None),
-        Some(t) if t.is_nan() || t <= 0.0 => Err(arg_error(
-            3,
-            func,
-            "ttl must be a positive number of seconds",
-        )),
-        Some(t) => {
-            Ok(Instant::now().checked_add(Duration::try_from_secs_f64(t).unwrap_or(Duration::MAX)))
-        }
+        // A century or more never expires.
+        Some(t) => match seconds_to_duration(t) {
+            Ok(d) if !d.is_zero() => Ok(deadline_after(d)),
+            _ => Err(arg_error(
+                3,
+                func,
+                "ttl must be a positive number of seconds",
+            )),
+        },
     }
 }
 
