@@ -14,6 +14,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// The largest buffer allocated whole when the channel is made (1024 values: ~40 KB); larger
+/// ones grow as they fill (`crossbeam_channel::bounded_growable`, a SolVM patch, vendor/README.md).
+const PREALLOCATED_UP_TO: usize = 1024;
+
 /// One channel. Closing drops the channel's own sender, so receivers drain what is buffered and then
 /// see the end; senders blocked at that moment are woken through `closed_signal`.
 pub struct Channel {
@@ -28,7 +32,13 @@ pub struct Channel {
 
 impl Channel {
     pub fn new(name: Option<String>, cap: usize) -> Arc<Channel> {
-        let (tx, rx) = crossbeam_channel::bounded(cap);
+        // A small buffer is allocated at once (the fastest flavor); a larger one grows block by
+        // block as values arrive, so `chan(1e9)` costs nothing until it fills (SPEC §4).
+        let (tx, rx) = if cap <= PREALLOCATED_UP_TO {
+            crossbeam_channel::bounded(cap)
+        } else {
+            crossbeam_channel::bounded_growable(cap)
+        };
         let (ct, cs) = crossbeam_channel::bounded(0);
         Arc::new(Channel {
             name,
@@ -298,12 +308,19 @@ fn size_arg(args: &MultiValue, pos: usize) -> mlua::Result<usize> {
     match args.get(pos - 1) {
         None | Some(LuaValue::Nil) => Ok(0),
         Some(_) => {
+            if let Some(LuaValue::Integer(n)) = args.get(pos - 1) {
+                if *n >= 0 {
+                    return Ok(*n as usize);
+                }
+            }
+            // Floats up to 2^63 (`math.maxinteger` as a float); NaN, infinities, 1e300 and
+            // fractions are refused.
             let n = check_number(args, pos, "chan")?;
-            if n < 0.0 || n.fract() != 0.0 || n > 1e9 {
+            if !(0.0..9.223_372_036_854_775_807e18).contains(&n) || n.fract() != 0.0 {
                 return Err(arg_error(
                     pos,
                     "chan",
-                    "size must be a whole number from 0 up",
+                    "size must be a whole number from 0 to math.maxinteger",
                 ));
             }
             Ok(n as usize)
