@@ -105,12 +105,10 @@ fn line_matches(want: &str, got: &str) -> bool {
 /// The expected stderr lines missing from `stderr` (in order): `None` when all are there.
 fn missing_err_line<'a>(want: &'a str, stderr: &str) -> Option<&'a str> {
     let mut lines = stderr.lines();
-    for expected in want.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        if !lines.any(|got| line_matches(expected, got)) {
-            return Some(expected);
-        }
-    }
-    None
+    want.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .find(|expected| !lines.any(|got| line_matches(expected, got)))
 }
 
 /// Checks one script; returns a description of every mismatch.

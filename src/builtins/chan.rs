@@ -316,7 +316,7 @@ fn size_arg(args: &MultiValue, pos: usize) -> mlua::Result<usize> {
             // Floats up to 2^63 (`math.maxinteger` as a float); NaN, infinities, 1e300 and
             // fractions are refused.
             let n = check_number(args, pos, "chan")?;
-            if !(0.0..9.223_372_036_854_775_807e18).contains(&n) || n.fract() != 0.0 {
+            if !(0.0..i64::MAX as f64).contains(&n) || n.fract() != 0.0 {
                 return Err(arg_error(
                     pos,
                     "chan",
