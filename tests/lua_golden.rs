@@ -16,7 +16,9 @@
 //! its script).
 //!
 //! The script runs with its own folder as the working directory and `TEST_TMP` set to a fresh empty
-//! directory. `NO_COLOR=1` is set so reports are plain text.
+//! directory. Doc examples (`tests/lua/docs/`, shown on the pages by `tests/doc_examples.rs`) run
+//! instead in a scratch copy of their folder, as a reader's copy would: they may create files in the
+//! working directory and need no `TEST_TMP`. `NO_COLOR=1` is set so reports are plain text.
 //!
 //! Two knobs for slow instrumented builds (`scripts/tsan`): `SOLVM_GOLDEN_FILTER` runs only the
 //! scripts whose path contains one of its comma-separated parts, and `SOLVM_GOLDEN_TIMEOUT` is passed
@@ -111,18 +113,42 @@ fn missing_err_line<'a>(want: &'a str, stderr: &str) -> Option<&'a str> {
         .find(|expected| !lines.any(|got| line_matches(expected, got)))
 }
 
+/// Copies folder `from` (recursively) to `to`.
+fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for e in std::fs::read_dir(from)? {
+        let e = e?;
+        let target = to.join(e.file_name());
+        if e.file_type()?.is_dir() {
+            copy_dir(&e.path(), &target)?;
+        } else {
+            std::fs::copy(e.path(), target)?;
+        }
+    }
+    Ok(())
+}
+
 /// Checks one script; returns a description of every mismatch.
 fn check(script: &Path) -> Result<(), String> {
     let dir = script.parent().expect("script has a folder");
     let name = script.file_name().expect("script has a name");
     let read = |ext: &str| std::fs::read_to_string(script.with_extension(ext)).ok();
-    let tmp = std::env::temp_dir().join(format!(
+    let base = std::env::temp_dir().join(format!(
         "solvm-golden-{}-{}",
         std::process::id(),
         script.to_string_lossy().replace(['/', '\\'], "_")
     ));
-    let _ = std::fs::remove_dir_all(&tmp);
+    let _ = std::fs::remove_dir_all(&base);
+    let tmp = base.join("tmp");
     std::fs::create_dir_all(&tmp).map_err(|e| format!("cannot create {}: {e}", tmp.display()))?;
+    // Doc examples run in a scratch copy of their folder (modules beside them included).
+    let workdir = if dir.file_name().is_some_and(|d| d == "docs") {
+        let copy = base.join("docs");
+        copy_dir(dir, &copy).map_err(|e| format!("cannot copy {}: {e}", dir.display()))?;
+        copy
+    } else {
+        dir.to_path_buf()
+    };
     let mut cmd = Command::new(solvm());
     let args = read("args").unwrap_or_default();
     if !args.contains("timeout") {
@@ -133,12 +159,12 @@ fn check(script: &Path) -> Result<(), String> {
     cmd.args(args.split_whitespace());
     let out = cmd
         .arg(name)
-        .current_dir(dir)
+        .current_dir(&workdir)
         .env("TEST_TMP", &tmp)
         .env("NO_COLOR", "1")
         .output()
         .map_err(|e| format!("cannot run solvm: {e}"))?;
-    let _ = std::fs::remove_dir_all(&tmp);
+    let _ = std::fs::remove_dir_all(&base);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     let mut problems = Vec::new();
