@@ -25,6 +25,10 @@
 //! as `--timeout` to every script whose `.args` does not set one (a 5 s run under ThreadSanitizer is
 //! not a 5 s run).
 
+#[path = "support/lines.rs"]
+mod lines;
+
+use lines::line_matches;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -81,27 +85,6 @@ fn scripts() -> (Vec<PathBuf>, Vec<PathBuf>) {
         orphans.retain(keep);
     }
     (found, orphans)
-}
-
-/// Whether stderr line `got` is what `want` describes: equal once trimmed, `...` matching any text.
-fn line_matches(want: &str, got: &str) -> bool {
-    let got = got.trim();
-    let mut parts = want.split("...");
-    let first = parts.next().unwrap_or("");
-    let Some(mut rest) = got.strip_prefix(first) else {
-        return false;
-    };
-    let parts: Vec<&str> = parts.collect();
-    let Some((last, middle)) = parts.split_last() else {
-        return rest.is_empty();
-    };
-    for part in middle {
-        match rest.find(part) {
-            Some(i) => rest = &rest[i + part.len()..],
-            None => return false,
-        }
-    }
-    rest.len() >= last.len() && rest.ends_with(last)
 }
 
 /// The expected stderr lines missing from `stderr` (in order): `None` when all are there.
