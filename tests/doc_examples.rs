@@ -6,6 +6,10 @@
 //! drives the example) must name a file that exists, and every `tests/lua/docs/*.lua` example must
 //! be shown on some page.
 
+#[path = "support/files.rs"]
+mod files;
+
+use files::files_with_extension;
 use std::path::{Path, PathBuf};
 
 fn root() -> &'static Path {
@@ -15,21 +19,7 @@ fn root() -> &'static Path {
 /// README.md and every Markdown page under docs/.
 fn pages() -> Vec<PathBuf> {
     let mut pages = vec![root().join("README.md")];
-    let mut dirs = vec![root().join("docs")];
-    while let Some(dir) = dirs.pop() {
-        for e in std::fs::read_dir(&dir)
-            .expect("docs/ is readable")
-            .flatten()
-        {
-            let p = e.path();
-            if p.is_dir() {
-                dirs.push(p);
-            } else if p.extension().is_some_and(|x| x == "md") {
-                pages.push(p);
-            }
-        }
-    }
-    pages.sort();
+    pages.extend(files_with_extension(&root().join("docs"), "md"));
     pages
 }
 
@@ -122,14 +112,14 @@ fn every_tested_example_is_its_test_file() {
     }
     // Every doc example file is shown somewhere (else it tests a page that no longer has it).
     let dir = root().join("tests/lua/docs");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+    let mut examples: Vec<PathBuf> = std::fs::read_dir(&dir)
         .expect("tests/lua/docs")
         .flatten()
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|x| x == "lua"))
         .collect();
-    files.sort();
-    for f in files {
+    examples.sort();
+    for f in examples {
         if !shown.contains(&f) {
             problems.push(format!(
                 "{} is shown on no page (no `(tested: ...)` names it)",

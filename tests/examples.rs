@@ -10,9 +10,12 @@
 //!
 //! An example none of these covers is a failure.
 
+#[path = "support/files.rs"]
+mod files;
 #[path = "support/lines.rs"]
 mod lines;
 
+use files::files_with_extension;
 use lines::line_matches;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -48,24 +51,13 @@ fn examples_dir() -> PathBuf {
 /// Every `.lua` under `examples/`, relative to it, with `/` separators.
 fn all_examples() -> Vec<String> {
     let base = examples_dir();
-    let mut found = Vec::new();
-    let mut dirs = vec![base.clone()];
-    while let Some(dir) = dirs.pop() {
-        for e in std::fs::read_dir(&dir)
-            .expect("examples/ is readable")
-            .flatten()
-        {
-            let p = e.path();
-            if p.is_dir() {
-                dirs.push(p);
-            } else if p.extension().is_some_and(|x| x == "lua") {
-                let rel = p.strip_prefix(&base).expect("under examples/");
-                found.push(rel.to_string_lossy().replace('\\', "/"));
-            }
-        }
-    }
-    found.sort();
-    found
+    files_with_extension(&base, "lua")
+        .iter()
+        .map(|p| {
+            let rel = p.strip_prefix(&base).expect("under examples/");
+            rel.to_string_lossy().replace('\\', "/")
+        })
+        .collect()
 }
 
 fn is_module(rel: &str) -> bool {
