@@ -58,7 +58,7 @@ local obj = ws_connect("ws://127.0.0.1:" .. port .. "/ws")"#,
 ];
 
 /// Each run's `--timeout`: what bounds a call that blocks (a `sleep(math.huge)`).
-const RUN_TIMEOUT: &str = "2s";
+const RUN_TIMEOUT: &str = "3s";
 /// A run still alive after this (a service keeps it up and the call blocks) is killed and fails.
 const WATCHDOG: Duration = Duration::from_secs(60);
 
