@@ -14,7 +14,7 @@ static ALLOC: solvm::runtime::alloc::Counting = solvm::runtime::alloc::Counting;
 #[derive(Parser, Debug)]
 #[command(
     name = "solvm",
-    version,
+    version = version_text(),
     about = "Run Lua 5.4 scripts with goroutines, channels, servers and batteries included",
     override_usage = "solvm [OPTIONS] <script.lua> [ARGS...]\n       solvm [OPTIONS] -e '<code>' [ARGS...]\n       solvm [OPTIONS]            (REPL on a terminal; reads a script from stdin otherwise)"
 )]
@@ -157,6 +157,24 @@ fn normalize_args(raw: Vec<String>) -> Vec<String> {
     }
     out.extend(iter);
     out
+}
+
+extern "C" {
+    /// Lua's identification string (lapi.c): `$LuaVersion: Lua 5.4.9  Copyright (C) ... $...`.
+    static lua_ident: std::ffi::c_char;
+}
+
+/// `0.1.0 (Lua 5.4.9)`: the release of the Lua compiled into this binary, read from Lua itself
+/// (`_VERSION` only says `Lua 5.4`), so `--version` and the benchmarks report what really runs.
+fn version_text() -> &'static str {
+    // Safety: `lua_ident` is a NUL-terminated constant array defined by the linked Lua library.
+    let ident = unsafe { std::ffi::CStr::from_ptr(std::ptr::addr_of!(lua_ident)) };
+    let ident = ident.to_string_lossy();
+    let release = ident
+        .strip_prefix("$LuaVersion: ")
+        .and_then(|rest| rest.split("  ").next())
+        .unwrap_or("Lua");
+    Box::leak(format!("{} ({release})", env!("CARGO_PKG_VERSION")).into_boxed_str())
 }
 
 fn main() {

@@ -394,6 +394,12 @@ fn version_flag() {
         "--version printed {:?}",
         run.stdout
     );
+    // The release of the Lua inside, read from Lua itself (scripts/bench quotes it).
+    assert!(
+        run.stdout.trim_end().ends_with(')') && run.stdout.contains("(Lua 5.4."),
+        "--version printed {:?}",
+        run.stdout
+    );
     s.run(&["-version"]).expect_code(0);
 }
 

@@ -313,7 +313,11 @@ fn sigterm_lets_an_in_flight_request_finish() {
     std::fs::write(
         dir.join("srv.lua"),
         r#"create_server("s", {port = 0, host = "127.0.0.1"})
-handle_http("s", "/slow", function(req) sleep(0.6) return "finished anyway" end)
+handle_http("s", "/slow", function(req)
+  print("handling") io.stdout:flush()
+  sleep(0.6)
+  return "finished anyway"
+end)
 print(start_server("s"))
 io.stdout:flush()
 "#,
@@ -327,7 +331,10 @@ io.stdout:flush()
     let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
     conn.write_all(b"GET /slow HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         .unwrap();
-    std::thread::sleep(Duration::from_millis(200));
+    // The signal comes once the handler is running, whatever the machine's load.
+    let mut handling = String::new();
+    lines.read_line(&mut handling).expect("handler line");
+    assert_eq!(handling, "handling\n");
     // Safety: kill(2) on the PID of the child this test started.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     conn.set_read_timeout(Some(Duration::from_secs(10)))
@@ -371,16 +378,15 @@ fn watch_flag_reruns_when_the_script_or_an_imported_module_changes() {
     let mut child = spawn(&dir, &["--watch", "main.lua"]);
     let mut out = child.stdout.take().expect("stdout");
     let mut seen = String::new();
+    // Each run watches the script before it starts and a module when it imports it, so once a run
+    // has printed, an edit is seen: no need to wait.
     read_until(&mut out, &mut seen, "script A\tmodule A");
-    // Let the watches settle before editing.
-    std::thread::sleep(Duration::from_millis(300));
     std::fs::write(
         dir.join("main.lua"),
         "import('helper') print('script B', helper.version) io.stdout:flush()\n",
     )
     .unwrap();
     read_until(&mut out, &mut seen, "script B\tmodule A");
-    std::thread::sleep(Duration::from_millis(300));
     std::fs::write(dir.join("helper.lua"), "return { version = 'module B' }\n").unwrap();
     read_until(&mut out, &mut seen, "script B\tmodule B");
     // Safety: kill(2) on the PID of the child this test started.

@@ -2,7 +2,7 @@
 //! objects with methods. Built on crossbeam channels; every blocking operation goes through
 //! `goroutine::block_on`, so the timeout, shutdown and this goroutine's events reach it.
 
-use crate::runtime::args::{arg_error, bad_argument, check_number, MISSING};
+use crate::runtime::args::{self, arg_error, bad_argument, check_number, MISSING};
 use crate::runtime::goroutine::{self, Blocked, ChannelState, WaitOn};
 use crate::runtime::value::{self, SharedHandle, Value};
 use crate::runtime::{ctx, Ctx};
@@ -13,6 +13,10 @@ use std::any::Any;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// The largest buffer allocated whole when the channel is made (1024 values: ~40 KB); larger
+/// ones grow as they fill (`crossbeam_channel::bounded_growable`, a SolVM patch, vendor/README.md).
+const PREALLOCATED_UP_TO: usize = 1024;
 
 /// One channel. Closing drops the channel's own sender, so receivers drain what is buffered and then
 /// see the end; senders blocked at that moment are woken through `closed_signal`.
@@ -40,7 +44,13 @@ impl Channel {
     }
 
     fn build(name: Option<String>, cap: usize, data_only: bool) -> Arc<Channel> {
-        let (tx, rx) = crossbeam_channel::bounded(cap);
+        // A small buffer is allocated at once (the fastest flavor); a larger one grows block by
+        // block as values arrive, so `chan(1e9)` costs nothing until it fills (SPEC §4).
+        let (tx, rx) = if cap <= PREALLOCATED_UP_TO {
+            crossbeam_channel::bounded(cap)
+        } else {
+            crossbeam_channel::bounded_growable(cap)
+        };
         let (ct, cs) = crossbeam_channel::bounded(0);
         Arc::new(Channel {
             name,
@@ -203,11 +213,11 @@ fn send_function(lua: &Lua) -> mlua::Result<mlua::Function> {
     lua.create_function(|lua, args: MultiValue| {
         let nil = LuaValue::Nil;
         if let Some(r) = remote_arg(&args) {
-            let timeout = timeout_value(args.get(2).unwrap_or(&nil), 3, "send")?;
+            let timeout = timeout_value(&args, 3, "send")?;
             return r.send(lua, args.get(1).unwrap_or(&nil), deadline(timeout));
         }
         let ch = channel_arg(lua, &args, 1, "send")?;
-        let timeout = timeout_value(args.get(2).unwrap_or(&nil), 3, "send")?;
+        let timeout = timeout_value(&args, 3, "send")?;
         send_value(lua, &ch, args.get(1).unwrap_or(&nil), timeout)
     })
 }
@@ -215,14 +225,14 @@ fn send_function(lua: &Lua) -> mlua::Result<mlua::Function> {
 fn receive_function(lua: &Lua) -> mlua::Result<mlua::Function> {
     lua.create_function(|lua, args: MultiValue| {
         if let Some(r) = remote_arg(&args) {
-            let timeout = timeout_value(args.get(1).unwrap_or(&LuaValue::Nil), 2, "receive")?;
+            let timeout = timeout_value(&args, 2, "receive")?;
             return match r.select(lua, &[], &[&r], deadline(timeout))? {
                 Some((_, v)) => received(lua, v),
                 None => timed_out(lua),
             };
         }
         let ch = channel_arg(lua, &args, 1, "receive")?;
-        let timeout = timeout_value(args.get(1).unwrap_or(&LuaValue::Nil), 2, "receive")?;
+        let timeout = timeout_value(&args, 2, "receive")?;
         receive_value(lua, &ch, timeout)
     })
 }
@@ -308,12 +318,19 @@ fn size_arg(args: &MultiValue, pos: usize) -> mlua::Result<usize> {
     match args.get(pos - 1) {
         None | Some(LuaValue::Nil) => Ok(0),
         Some(_) => {
+            if let Some(LuaValue::Integer(n)) = args.get(pos - 1) {
+                if *n >= 0 {
+                    return Ok(*n as usize);
+                }
+            }
+            // Floats up to 2^63 (`math.maxinteger` as a float); NaN, infinities, 1e300 and
+            // fractions are refused.
             let n = check_number(args, pos, "chan")?;
-            if n < 0.0 || n.fract() != 0.0 || n > 1e9 {
+            if !(0.0..i64::MAX as f64).contains(&n) || n.fract() != 0.0 {
                 return Err(arg_error(
                     pos,
                     "chan",
-                    "size must be a whole number from 0 up",
+                    "size must be a whole number from 0 to math.maxinteger",
                 ));
             }
             Ok(n as usize)
@@ -321,10 +338,8 @@ fn size_arg(args: &MultiValue, pos: usize) -> mlua::Result<usize> {
     }
 }
 
-fn deadline(timeout: Option<f64>) -> Option<Instant> {
-    timeout.and_then(|t| {
-        Instant::now().checked_add(Duration::try_from_secs_f64(t).unwrap_or(Duration::MAX))
-    })
+fn deadline(timeout: Option<Duration>) -> Option<Instant> {
+    timeout.and_then(args::deadline_after)
 }
 
 /// A channel from a name (registry) or a channel object.
@@ -335,22 +350,15 @@ fn channel_arg(lua: &Lua, args: &MultiValue, pos: usize, func: &str) -> mlua::Re
     }
 }
 
-/// Argument `pos` as a timeout in seconds (`nil` = none).
-fn timeout_value(v: &LuaValue, pos: usize, func: &str) -> mlua::Result<Option<f64>> {
-    let t = match v {
-        LuaValue::Nil => return Ok(None),
-        LuaValue::Integer(i) => *i as f64,
-        LuaValue::Number(n) => *n,
-        other => return Err(bad_argument(pos, func, "number", other)),
-    };
-    if t.is_nan() || t < 0.0 {
-        return Err(arg_error(
-            pos,
-            func,
-            "timeout must be a non-negative number of seconds",
-        ));
+/// Argument `pos` as a timeout in seconds: `nil` and a century or more (`math.huge`) are none, so a
+/// goroutine waiting that long can still be found deadlocked.
+fn timeout_value(args: &MultiValue, pos: usize, func: &str) -> mlua::Result<Option<Duration>> {
+    if let Some(v @ (LuaValue::Boolean(_) | LuaValue::Table(_) | LuaValue::Function(_))) =
+        args.get(pos - 1)
+    {
+        return Err(bad_argument(pos, func, "number", v));
     }
-    Ok(Some(t))
+    Ok(args::opt_seconds(args, pos, func)?.filter(|d| *d < args::NO_LIMIT))
 }
 
 /// A channel from a value: a name (registry) or a channel object.
@@ -383,7 +391,7 @@ fn send_value(
     lua: &Lua,
     ch: &Arc<Channel>,
     v: &LuaValue,
-    timeout: Option<f64>,
+    timeout: Option<Duration>,
 ) -> mlua::Result<bool> {
     let value = if ch.data_only {
         let root = format!("value sent on cluster channel {}", ch.label());
@@ -476,7 +484,11 @@ fn receive_any(
     )
 }
 
-fn receive_value(lua: &Lua, ch: &Arc<Channel>, timeout: Option<f64>) -> mlua::Result<MultiValue> {
+fn receive_value(
+    lua: &Lua,
+    ch: &Arc<Channel>,
+    timeout: Option<Duration>,
+) -> mlua::Result<MultiValue> {
     if let Some(v) = try_take(ch) {
         return received(lua, v);
     }
@@ -545,15 +557,7 @@ fn select_channels(lua: &Lua, args: MultiValue) -> mlua::Result<MultiValue> {
     let n = args.len();
     for (i, a) in args.iter().enumerate() {
         if i + 1 == n && matches!(a, LuaValue::Integer(_) | LuaValue::Number(_)) {
-            let t = check_number(&args, i + 1, "select")?;
-            if t.is_nan() || t < 0.0 {
-                return Err(arg_error(
-                    i + 1,
-                    "select",
-                    "timeout must be a non-negative number of seconds",
-                ));
-            }
-            timeout = Some(t);
+            timeout = timeout_value(&args, i + 1, "select")?;
             continue;
         }
         if let Some(r) = remote_of(a) {

@@ -3,7 +3,6 @@
 use crate::runtime::{args, ctx, output, report};
 use mlua::{ffi, Lua, MultiValue, Value as LuaValue};
 use std::ffi::c_int;
-use std::time::Duration;
 
 /// Registry key of the `on_error` handler of this state.
 pub const ON_ERROR_KEY: &str = "solvm.on_error";
@@ -64,15 +63,7 @@ pub fn register(lua: &Lua) -> mlua::Result<()> {
     g.set(
         "sleep",
         lua.create_function(|lua, vals: MultiValue| {
-            let secs = args::check_number(&vals, 1, "sleep")?;
-            if secs.is_nan() || secs < 0.0 {
-                return Err(args::arg_error(
-                    1,
-                    "sleep",
-                    "must be a non-negative number of seconds",
-                ));
-            }
-            let dur = Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX);
+            let dur = args::check_seconds(&vals, 1, "sleep", true)?;
             crate::runtime::goroutine::sleep(lua, &ctx(lua), dur)
         })?,
     )?;

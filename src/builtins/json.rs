@@ -281,7 +281,31 @@ pub fn decode(lua: &Lua, input: &[u8]) -> mlua::Result<Result<LuaValue, String>>
     de.disable_recursion_limit();
     let result = serde_lua::decode(lua, &mut de, serde_lua::DecodeOptions::default())?
         .and_then(|value| de.end().map(|()| value));
-    Ok(result.map_err(|e| e.to_string()))
+    Ok(result.map_err(|e| describe_decode_error(&e, input)))
+}
+
+/// serde_json's message with our conventions: columns are 1-based everywhere (serde_json says
+/// `column 0` before the first byte of a line, e.g. for empty input), and bytes that are not UTF-8
+/// are called that (serde_json reports them as an "invalid unicode code point").
+fn describe_decode_error(e: &serde_json::Error, input: &[u8]) -> String {
+    let text = e.to_string();
+    let suffix = format!(" at line {} column {}", e.line(), e.column());
+    let msg = text.strip_suffix(&suffix).unwrap_or(&text);
+    if msg == "invalid unicode code point" {
+        if let Err(bad) = std::str::from_utf8(input) {
+            let at = bad.valid_up_to();
+            let line = 1 + input[..at].iter().filter(|&&b| b == b'\n').count();
+            let line_start = input[..at]
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |i| i + 1);
+            return format!(
+                "invalid UTF-8 at line {line} column {}",
+                at - line_start + 1
+            );
+        }
+    }
+    format!("{msg} at line {} column {}", e.line(), e.column().max(1))
 }
 
 #[cfg(test)]
@@ -653,7 +677,31 @@ mod tests {
         let text = lua.create_string(b"\"\xff\"").expect("string");
         let (value, err): (LuaValue, Option<String>) = f.call(text).expect("call");
         assert!(value.is_nil());
-        assert!(err.is_some_and(|e| e.contains("line 1 column")));
+        assert_eq!(
+            err.as_deref(),
+            Some("json_decode: invalid UTF-8 at line 1 column 2")
+        );
+        let text = lua.create_string(b"[\"a\",\n \"b\xc3\"]").expect("string");
+        let (_, err): (LuaValue, Option<String>) = f.call(text).expect("call");
+        assert_eq!(
+            err.as_deref(),
+            Some("json_decode: invalid UTF-8 at line 2 column 4")
+        );
+        // A code point spelled as an escape is not a UTF-8 problem.
+        assert!(!dec_err(&lua, "\"\\udc00\"").contains("UTF-8"));
+    }
+
+    #[test]
+    fn decode_error_columns_are_one_based() {
+        let lua = lua();
+        assert_eq!(
+            dec_err(&lua, ""),
+            "json_decode: EOF while parsing a value at line 1 column 1"
+        );
+        assert_eq!(
+            dec_err(&lua, "[1,\n"),
+            "json_decode: EOF while parsing a value at line 2 column 1"
+        );
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! `store`: one key/value store shared by every goroutine and server worker (like `ngx.shared.DICT`).
 //! Values are transferable values (SPEC §3); `incr` and `add` are atomic; entries may expire (TTL).
 
-use crate::runtime::args::{arg_error, bad_argument};
+use crate::runtime::args::{arg_error, bad_argument, deadline_after, seconds_to_duration, NO_LIMIT};
 use crate::runtime::ctx;
 use crate::runtime::value::Value;
 use mlua::{Lua, Value as LuaValue};
@@ -20,19 +20,20 @@ pub fn key_arg(v: &LuaValue, func: &str) -> mlua::Result<String> {
 pub fn ttl_arg(ttl: Option<f64>, func: &str) -> mlua::Result<Option<Duration>> {
     match ttl {
         None => Ok(None),
-        Some(t) if t.is_nan() || t <= 0.0 => Err(arg_error(
-            3,
-            func,
-            "ttl must be a positive number of seconds",
-        )),
-        Some(t) => Ok(Duration::try_from_secs_f64(t)
-            .ok()
-            .filter(|d| Instant::now().checked_add(*d).is_some())),
+        // A century or more never expires.
+        Some(t) => match seconds_to_duration(t) {
+            Ok(d) if !d.is_zero() => Ok(Some(d).filter(|d| *d < NO_LIMIT)),
+            _ => Err(arg_error(
+                3,
+                func,
+                "ttl must be a positive number of seconds",
+            )),
+        },
     }
 }
 
 fn expiry(ttl: Option<f64>, func: &str) -> mlua::Result<Option<Instant>> {
-    Ok(ttl_arg(ttl, func)?.and_then(|d| Instant::now().checked_add(d)))
+    Ok(ttl_arg(ttl, func)?.and_then(deadline_after))
 }
 
 /// Argument `pos` of `store.incr` (the step, #2, or the start, #3) with its default.

@@ -2,7 +2,7 @@
 //! `watch_file` and their `clear_*` / `unwatch_file`. Callbacks run on the goroutine that registered
 //! them, in its own state, at its blocking points (see `runtime::events`).
 
-use crate::runtime::args::{arg_error, bad_argument, check_number};
+use crate::runtime::args::{bad_argument, check_seconds};
 use crate::runtime::cron::CronSchedule;
 use crate::runtime::events::{self, Kind};
 use crate::runtime::goroutine::Event;
@@ -10,35 +10,12 @@ use crate::runtime::value::Value;
 use crate::runtime::{ctx, watch};
 use mlua::{Function, Lua, MultiValue, Value as LuaValue};
 use std::sync::atomic::Ordering;
-use std::time::Duration;
 
 fn func_arg(args: &MultiValue, pos: usize, name: &str) -> mlua::Result<Function> {
     match args.get(pos - 1) {
         Some(LuaValue::Function(f)) => Ok(f.clone()),
         other => Err(bad_argument(pos, name, "function", other)),
     }
-}
-
-fn seconds_arg(
-    args: &MultiValue,
-    pos: usize,
-    name: &str,
-    allow_zero: bool,
-) -> mlua::Result<Duration> {
-    let s = check_number(args, pos, name)?;
-    if s.is_nan() || s < 0.0 || (!allow_zero && s == 0.0) {
-        let what = if allow_zero {
-            "a non-negative"
-        } else {
-            "a positive"
-        };
-        return Err(arg_error(
-            pos,
-            name,
-            &format!("expected {what} number of seconds"),
-        ));
-    }
-    Ok(Duration::try_from_secs_f64(s).unwrap_or(Duration::MAX))
 }
 
 fn id_arg(args: &MultiValue, name: &str) -> mlua::Result<u64> {
@@ -55,7 +32,7 @@ pub fn register(lua: &Lua) -> mlua::Result<()> {
         "set_timeout",
         lua.create_function(|lua, args: MultiValue| {
             let f = func_arg(&args, 1, "set_timeout")?;
-            let delay = seconds_arg(&args, 2, "set_timeout", true)?;
+            let delay = check_seconds(&args, 2, "set_timeout", true)?;
             let c = ctx(lua);
             let id = c.rt.next_callback_id.fetch_add(1, Ordering::Relaxed);
             events::add_timeout(lua, &c, id, delay, f)?;
@@ -66,7 +43,7 @@ pub fn register(lua: &Lua) -> mlua::Result<()> {
         "set_interval",
         lua.create_function(|lua, args: MultiValue| {
             let f = func_arg(&args, 1, "set_interval")?;
-            let period = seconds_arg(&args, 2, "set_interval", false)?;
+            let period = check_seconds(&args, 2, "set_interval", false)?;
             let c = ctx(lua);
             let id = c.rt.next_callback_id.fetch_add(1, Ordering::Relaxed);
             events::add(lua, &c, id, Kind::Every(period), f)?;

@@ -1,7 +1,8 @@
-//! Shared helpers for builtins at the Lua boundary: Lua-style argument errors and the `nil, err`
-//! convention for I/O-ish failures.
+//! Shared helpers for builtins at the Lua boundary: Lua-style argument errors, the one conversion
+//! from a Lua number of seconds to a `Duration`, and the `nil, err` convention for I/O-ish failures.
 
 use mlua::{Lua, MultiValue, Value as LuaValue};
+use std::time::{Duration, Instant};
 
 /// Lua's name for a value's type, as used in `bad argument` messages.
 pub fn type_name(v: &LuaValue) -> &'static str {
@@ -126,6 +127,94 @@ pub fn bool_option(
         LuaValue::Nil => Ok(default),
         LuaValue::Boolean(b) => Ok(b),
         _ => Err(arg_error(pos, func, &format!("{name} must be a boolean"))),
+    }
+}
+
+/// The longest duration a script can ask for: a century. Longer ones (`1e300`, `math.huge`,
+/// `math.maxinteger`) are clamped to it, and a builtin taking a timeout reads it as "no timeout"
+/// (SPEC §4). Adding it to `Instant::now()` cannot overflow, so nothing downstream has to check.
+pub const NO_LIMIT: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// A script's number of seconds (a delay, a timeout, a TTL) as a `Duration`: the one conversion
+/// every builtin uses, so no number reaches `Duration`'s panicking constructors or overflows an
+/// `Instant`. NaN and negative numbers are refused (`Err` says why, for the argument error);
+/// anything beyond [`NO_LIMIT`] is clamped to it.
+pub fn seconds_to_duration(secs: f64) -> Result<Duration, &'static str> {
+    if secs.is_nan() {
+        Err("NaN")
+    } else if secs < 0.0 {
+        Err("negative")
+    } else if secs >= NO_LIMIT.as_secs_f64() {
+        Ok(NO_LIMIT)
+    } else {
+        // Finite and within 0..NO_LIMIT: cannot fail.
+        Ok(Duration::try_from_secs_f64(secs).unwrap_or(NO_LIMIT))
+    }
+}
+
+/// Argument `pos` as a number of seconds, Lua style (a numeric string is accepted):
+/// `bad argument #2 to 'sleep' (expected a non-negative number of seconds, got -1)`. With
+/// `allow_zero = false`, 0 is refused too (an interval).
+pub fn check_seconds(
+    args: &MultiValue,
+    pos: usize,
+    func: &str,
+    allow_zero: bool,
+) -> mlua::Result<Duration> {
+    let secs = check_number(args, pos, func)?;
+    let what = if allow_zero {
+        "a non-negative"
+    } else {
+        "a positive"
+    };
+    match seconds_to_duration(secs) {
+        Ok(d) if allow_zero || !d.is_zero() => Ok(d),
+        _ => Err(arg_error(
+            pos,
+            func,
+            &format!(
+                "expected {what} number of seconds, got {}",
+                show_number(secs)
+            ),
+        )),
+    }
+}
+
+/// Optional argument `pos` as a number of seconds (`nil` or absent: `None`); see [`check_seconds`].
+pub fn opt_seconds(args: &MultiValue, pos: usize, func: &str) -> mlua::Result<Option<Duration>> {
+    match args.get(pos - 1) {
+        None | Some(LuaValue::Nil) => Ok(None),
+        Some(_) => check_seconds(args, pos, func, true).map(Some),
+    }
+}
+
+/// When a wait of `d` from now ends; `None` for [`NO_LIMIT`] (no deadline at all).
+pub fn deadline_after(d: Duration) -> Option<Instant> {
+    if d >= NO_LIMIT {
+        None
+    } else {
+        Instant::now().checked_add(d)
+    }
+}
+
+/// A number as Lua prints it in a message (`nan`, `inf`, `-1`, `0.5`).
+fn show_number(n: f64) -> String {
+    if n.is_nan() {
+        "nan".into()
+    } else if n.is_infinite() {
+        if n > 0.0 { "inf" } else { "-inf" }.into()
+    } else if n.fract() == 0.0 && n.abs() < 1e15 {
+        format!("{}", n as i64)
+    } else if n.abs() >= 1e-4 && n.abs() < 1e15 {
+        format!("{n}")
+    } else {
+        // Lua's `%.14g` exponent form: `1e+300`, `1e-05`.
+        let text = format!("{n:e}");
+        match text.split_once('e') {
+            Some((m, e)) if e.starts_with('-') => format!("{m}e-{:0>2}", &e[1..]),
+            Some((m, e)) => format!("{m}e+{e:0>2}"),
+            None => text,
+        }
     }
 }
 
@@ -291,4 +380,42 @@ fn split_mlua_message(text: &str) -> (String, Option<String>) {
         .unwrap_or(msg)
         .to_string();
     (msg, tb.filter(|t| !t.trim().is_empty()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seconds_become_durations_without_panicking() {
+        assert_eq!(seconds_to_duration(0.0), Ok(Duration::ZERO));
+        assert_eq!(seconds_to_duration(1.5), Ok(Duration::from_millis(1500)));
+        assert!(seconds_to_duration(f64::NAN).is_err());
+        assert!(seconds_to_duration(-1.0).is_err());
+        assert!(seconds_to_duration(f64::NEG_INFINITY).is_err());
+        for huge in [
+            f64::INFINITY,
+            1e300,
+            i64::MAX as f64,
+            1e19,
+            NO_LIMIT.as_secs_f64(),
+        ] {
+            assert_eq!(seconds_to_duration(huge), Ok(NO_LIMIT), "{huge}");
+        }
+        // Just under the limit is kept as it is, and still fits in an `Instant`.
+        let d = seconds_to_duration(NO_LIMIT.as_secs_f64() - 1.0).unwrap();
+        assert!(d < NO_LIMIT);
+        assert!(deadline_after(d).is_some());
+        assert_eq!(deadline_after(NO_LIMIT), None);
+    }
+
+    #[test]
+    fn numbers_in_messages_read_like_lua() {
+        assert_eq!(show_number(f64::NAN), "nan");
+        assert_eq!(show_number(f64::INFINITY), "inf");
+        assert_eq!(show_number(-1.0), "-1");
+        assert_eq!(show_number(0.25), "0.25");
+        assert_eq!(show_number(1e300), "1e+300");
+        assert_eq!(show_number(1e-5), "1e-05");
+    }
 }

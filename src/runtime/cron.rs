@@ -49,6 +49,9 @@ const WEEKDAY_NAMES: [&str; 7] = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT
 pub struct CronSchedule {
     expr: String,
     cron: Cron,
+    /// The fire time last handed out by [`CronSchedule::until_next`]: the next one is after it even
+    /// when the timer woke a little before it by the wall clock (else the same second fired twice).
+    scheduled: Option<DateTime<Local>>,
 }
 
 impl CronSchedule {
@@ -65,6 +68,7 @@ impl CronSchedule {
             return Ok(CronSchedule {
                 expr: expr.to_string(),
                 cron,
+                scheduled: None,
             });
         }
         let fields: Vec<&str> = trimmed.split_whitespace().collect();
@@ -81,6 +85,7 @@ impl CronSchedule {
             Ok(cron) => Ok(CronSchedule {
                 expr: expr.to_string(),
                 cron,
+                scheduled: None,
             }),
             // Every field passed alone, so the combination is what croner refuses.
             Err(err) => Err(fail(err.to_string())),
@@ -94,11 +99,22 @@ impl CronSchedule {
         self.cron.find_next_occurrence(&t, false).ok()
     }
 
-    /// How long from now until the next fire (None if it never fires again).
-    pub fn until_next(&self) -> Option<Duration> {
+    /// How long from now until the next fire (None if it never fires again); that fire time is
+    /// remembered, so the one after it is asked for next.
+    pub fn until_next(&mut self) -> Option<Duration> {
         let now = Local::now();
-        let next = self.next_after(now)?;
+        let next = self.schedule_after(now)?;
         Some((next - now).to_std().unwrap_or(Duration::ZERO))
+    }
+
+    /// The next fire time after both `now` and the fire time scheduled before: a timer that runs
+    /// the job a moment early by the wall clock (monotonic and wall clocks drift apart, deadlines are
+    /// rounded) must not get the same second again.
+    fn schedule_after(&mut self, now: DateTime<Local>) -> Option<DateTime<Local>> {
+        let base = self.scheduled.map_or(now, |s| s.max(now));
+        let next = self.next_after(base)?;
+        self.scheduled = Some(next);
+        Some(next)
     }
 
     /// The expression as given.
@@ -177,6 +193,32 @@ mod tests {
             .with_ymd_and_hms(y, mo, d, h, mi, s)
             .single()
             .expect("unambiguous local time")
+    }
+
+    #[test]
+    fn a_timer_waking_early_does_not_fire_the_same_second_twice() {
+        // Every second. The job was scheduled for 12:00:05; the timer woke 0.5 ms early by the
+        // wall clock, ran it, and asks for the next time, twice in a row early again.
+        let mut s = CronSchedule::parse("* * * * * *").unwrap();
+        let just_before =
+            |sec| local(2025, 6, 10, 12, 0, sec) - chrono::Duration::microseconds(500);
+        assert_eq!(
+            s.schedule_after(just_before(5)),
+            Some(local(2025, 6, 10, 12, 0, 5))
+        );
+        assert_eq!(
+            s.schedule_after(just_before(5)),
+            Some(local(2025, 6, 10, 12, 0, 6))
+        );
+        assert_eq!(
+            s.schedule_after(just_before(6)),
+            Some(local(2025, 6, 10, 12, 0, 7))
+        );
+        // Later than planned (a busy goroutine): the next one after now, missed ones skipped.
+        assert_eq!(
+            s.schedule_after(local(2025, 6, 10, 12, 0, 30)),
+            Some(local(2025, 6, 10, 12, 0, 31))
+        );
     }
 
     /// Wednesday, 11 June 2025, 10:30:15.
@@ -338,7 +380,7 @@ mod tests {
 
     #[test]
     fn keeps_the_expression_and_counts_down() {
-        let schedule = CronSchedule::parse(" * * * * * * ").unwrap();
+        let mut schedule = CronSchedule::parse(" * * * * * * ").unwrap();
         assert_eq!(schedule.expr(), " * * * * * * ");
         let wait = schedule.until_next().expect("fires every second");
         assert!(wait <= Duration::from_secs(1), "{wait:?}");

@@ -58,8 +58,8 @@ fn with<R>(lua: &Lua, f: impl FnOnce(&mut Callbacks) -> R) -> R {
 }
 
 /// Registers `func` as callback `id` of this goroutine.
-pub fn add(lua: &Lua, ctx: &Ctx, id: u64, kind: Kind, func: Function) -> mlua::Result<()> {
-    let due = match &kind {
+pub fn add(lua: &Lua, ctx: &Ctx, id: u64, mut kind: Kind, func: Function) -> mlua::Result<()> {
+    let due = match &mut kind {
         Kind::Once => None,
         Kind::Every(d) => Some(Instant::now() + *d),
         Kind::Cron(s) => s.until_next().map(|d| Instant::now() + d),
@@ -152,7 +152,7 @@ pub fn run_due(lua: &Lua, ctx: &Ctx) -> mlua::Result<()> {
         let func = with(lua, |cb| {
             let e = cb.entries.get_mut(&id)?;
             let f = lua.registry_value::<Function>(&e.func).ok();
-            match &e.kind {
+            match &mut e.kind {
                 Kind::Once => e.due = None,
                 Kind::Every(period) => {
                     let was = e.due.unwrap_or(now);

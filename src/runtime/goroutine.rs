@@ -512,12 +512,12 @@ pub fn sleep(lua: &Lua, ctx: &Ctx, dur: Duration) -> mlua::Result<()> {
         has_timeout: true,
         waits_on: Vec::new(),
     };
-    // Beyond what `Instant` can hold, sleep in hour-long steps until cancelled.
-    let end = Instant::now().checked_add(dur);
+    // `args::NO_LIMIT` (a century or more) sleeps in hour-long steps until cancelled.
+    let end = super::args::deadline_after(dur);
     loop {
         let step = end.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
         block_on(lua, ctx, &blocked, Some(step), &mut |_| 0, &mut |_, _| ())?;
-        if end.is_some() {
+        if end.is_some_and(|e| Instant::now() >= e) {
             return Ok(());
         }
     }

@@ -83,7 +83,7 @@ pub fn perform(req: &Request) -> Result<Response, String> {
     }
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
-        .timeout_global(Some(req.timeout))
+        .timeout_global((req.timeout < args::NO_LIMIT).then_some(req.timeout))
         .max_redirects(if req.follow_redirects {
             MAX_REDIRECTS
         } else {
@@ -150,7 +150,7 @@ fn describe(e: &ureq::Error, timeout: Duration) -> String {
         ureq::Error::TooManyRedirects => "too many redirects".into(),
         ureq::Error::BadUri(u) => format!("invalid URL ({u})"),
         ureq::Error::Tls(t) => format!("TLS error: {t}"),
-        ureq::Error::Rustls(t) => format!("TLS error: {t}"),
+        ureq::Error::Rustls(t) => super::tls_error_text(t),
         other => other.to_string(),
     }
 }
@@ -231,8 +231,19 @@ fn apply_options(req: &mut Request, opts: &Table) -> mlua::Result<()> {
     let func = "http_request";
     match opts.get::<LuaValue>("timeout")? {
         LuaValue::Nil => {}
-        LuaValue::Integer(i) if i > 0 => req.timeout = Duration::from_secs(i as u64),
-        LuaValue::Number(n) if n > 0.0 && n.is_finite() => req.timeout = Duration::from_secs_f64(n),
+        LuaValue::Integer(_) | LuaValue::Number(_) => {
+            let secs = opts.get::<f64>("timeout")?;
+            match args::seconds_to_duration(secs) {
+                Ok(d) if !d.is_zero() => req.timeout = d,
+                _ => {
+                    return Err(args::arg_error(
+                        5,
+                        func,
+                        "timeout must be a positive number",
+                    ))
+                }
+            }
+        }
         _ => {
             return Err(args::arg_error(
                 5,

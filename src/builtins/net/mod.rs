@@ -17,7 +17,6 @@ use crate::runtime::args::{self, wrap_function};
 use crate::runtime::ctx;
 use crate::runtime::goroutine::{self, IO_SLICE};
 use mlua::{AnyUserData, Lua, MultiValue, Value as LuaValue};
-use std::time::Duration;
 
 /// Installs every network builtin.
 pub fn register(lua: &Lua) -> mlua::Result<()> {
@@ -95,28 +94,6 @@ pub(crate) fn bound_method<T: BoundObject>(
     Ok(Some(f))
 }
 
-/// Optional timeout argument in seconds (`nil` = none); must not be negative.
-pub(crate) fn opt_seconds(
-    args: &MultiValue,
-    pos: usize,
-    func: &str,
-) -> mlua::Result<Option<Duration>> {
-    match args.get(pos - 1) {
-        None | Some(LuaValue::Nil) => Ok(None),
-        Some(_) => {
-            let s = args::check_number(args, pos, func)?;
-            if s.is_nan() || s < 0.0 || !s.is_finite() {
-                return Err(args::arg_error(
-                    pos,
-                    func,
-                    "timeout must be a non-negative number",
-                ));
-            }
-            Ok(Some(Duration::from_secs_f64(s)))
-        }
-    }
-}
-
 /// A port argument: an integer in 0..=65535 (0 only where `allow_zero`).
 pub(crate) fn port_arg(
     args: &MultiValue,
@@ -160,12 +137,95 @@ pub(crate) fn io_failure_text(e: &std::io::Error) -> String {
         .get_ref()
         .and_then(|inner| inner.downcast_ref::<rustls::Error>())
     {
-        Some(tls) => format!("TLS error: {tls}"),
+        Some(tls) => tls_error_text(tls),
         None => dns::lookup_error(e),
     }
+}
+
+/// A TLS failure in words, `TLS error: certificate signed by unknown authority` (Go's wording where
+/// it has one). rustls renders several causes with Rust `Debug` names (`invalid peer certificate:
+/// UnknownIssuer`, `received fatal alert: HandshakeFailure`), which a user should never see.
+pub(crate) fn tls_error_text(e: &rustls::Error) -> String {
+    use rustls::CertificateError as C;
+    let text = match e {
+        rustls::Error::InvalidCertificate(cert) => match cert {
+            C::UnknownIssuer => "certificate signed by unknown authority".into(),
+            C::BadSignature => "certificate signature is invalid".into(),
+            C::Expired => "certificate has expired".into(),
+            C::NotValidYet => "certificate is not valid yet".into(),
+            C::Revoked => "certificate has been revoked".into(),
+            C::NotValidForName => "certificate is not valid for this host name".into(),
+            C::BadEncoding => "certificate is malformed".into(),
+            C::InvalidPurpose => "certificate is not valid for this purpose".into(),
+            other => format!(
+                "invalid certificate: {}",
+                debug_names_as_words(&other.to_string())
+            ),
+        },
+        other => debug_names_as_words(&other.to_string()),
+    };
+    format!("TLS error: {text}")
+}
+
+/// `received fatal alert: HandshakeFailure` → `received fatal alert: handshake failure`: every
+/// CamelCase word (two capitals or more, letters and digits only) becomes lower-case words.
+fn debug_names_as_words(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        let camel = word.chars().next().is_some_and(|c| c.is_ascii_uppercase())
+            && word.chars().filter(|c| c.is_ascii_uppercase()).count() >= 2
+            && word.chars().any(|c| c.is_ascii_lowercase());
+        if camel {
+            for (i, c) in word.chars().enumerate() {
+                if c.is_ascii_uppercase() && i > 0 {
+                    out.push(' ');
+                }
+                out.push(c.to_ascii_lowercase());
+            }
+        } else {
+            out.push_str(word);
+        }
+        word.clear();
+    };
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() {
+            word.push(c);
+        } else {
+            flush(&mut word, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
 }
 
 /// `nil, msg` as a [`MultiValue`].
 pub(crate) fn fail(lua: &Lua, msg: impl AsRef<str>) -> mlua::Result<MultiValue> {
     args::nil_err(lua, msg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tls_errors_carry_no_rust_debug_names() {
+        let e = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        assert_eq!(
+            tls_error_text(&e),
+            "TLS error: certificate signed by unknown authority"
+        );
+        let e = rustls::Error::AlertReceived(rustls::AlertDescription::HandshakeFailure);
+        assert_eq!(
+            tls_error_text(&e),
+            "TLS error: received fatal alert: handshake failure"
+        );
+        let e = rustls::Error::PeerIncompatible(rustls::PeerIncompatible::NoCipherSuitesInCommon);
+        assert_eq!(
+            tls_error_text(&e),
+            "TLS error: peer is incompatible: no cipher suites in common"
+        );
+        assert_eq!(debug_names_as_words("TLS 1.3 on ABC"), "TLS 1.3 on ABC");
+    }
 }

@@ -2,9 +2,10 @@
 //! `tcp_connect(host, port, [timeout])` → connection. Connections cross goroutines by reference; their
 //! sockets carry an [`IO_SLICE`] timeout so every blocking read or write is a cancellable wait.
 
-use super::{bound_method, fail, off_thread, opt_seconds, port_arg, BoundObject, Method};
+use super::{bound_method, fail, off_thread, port_arg, BoundObject, Method};
 use crate::builtins::chan::{ChanRef, Channel};
 use crate::runtime::args::{self, io_error_text};
+use crate::runtime::args::{opt_seconds, NO_LIMIT};
 use crate::runtime::goroutine::{self, IO_SLICE};
 use crate::runtime::value::{self, Handle, SharedHandle, Value};
 use crate::runtime::{ctx, Shared};
@@ -296,7 +297,7 @@ fn conn_close(_lua: &Lua, conn: &TcpConn, _args: MultiValue) -> mlua::Result<Mul
 /// `set_timeout(s)`: every later read or write gives up after `s` seconds (`nil, "timeout"`);
 /// `nil` or 0 removes the limit.
 fn conn_set_timeout(_lua: &Lua, conn: &TcpConn, args: MultiValue) -> mlua::Result<MultiValue> {
-    let t = opt_seconds(&args, 1, "set_timeout")?.filter(|d| !d.is_zero());
+    let t = opt_seconds(&args, 1, "set_timeout")?.filter(|d| !d.is_zero() && *d < NO_LIMIT);
     *conn.0.timeout.lock() = t;
     Ok(MultiValue::from_iter([LuaValue::Boolean(true)]))
 }

@@ -3,9 +3,10 @@
 //! methods of a server-side `ws` (SPEC §11): `send`, `send_binary`, `receive([timeout])`, `close`,
 //! `is_closed`, and the fields `remote_addr`, `path` (of the URL) and `params` (empty). Pings are answered by tungstenite while reading or writing.
 
-use super::{bound_method, fail, off_thread, opt_seconds, BoundObject, Method};
+use super::{bound_method, fail, off_thread, BoundObject, Method};
 use crate::builtins::net::tcp;
 use crate::runtime::args;
+use crate::runtime::args::{deadline_after, opt_seconds};
 use crate::runtime::ctx;
 use crate::runtime::goroutine::{self, IO_SLICE};
 use crate::runtime::value::{self, SharedHandle};
@@ -172,6 +173,9 @@ fn open(
 fn describe(e: &tungstenite::Error) -> String {
     match e {
         tungstenite::Error::Io(io) => super::io_failure_text(io),
+        tungstenite::Error::Tls(tungstenite::error::TlsError::Rustls(tls)) => {
+            super::tls_error_text(tls)
+        }
         tungstenite::Error::Tls(tls) => format!("TLS error: {tls}"),
         tungstenite::Error::Http(resp) => {
             format!("handshake refused with status {}", resp.status())
@@ -311,7 +315,7 @@ enum Received {
 
 /// `receive([timeout])` → the next text or binary message | `nil` once closed | `nil, "timeout"`.
 fn ws_receive(lua: &Lua, ws: &WsClient, a: MultiValue) -> mlua::Result<MultiValue> {
-    let deadline = opt_seconds(&a, 1, "receive")?.map(|t| Instant::now() + t);
+    let deadline = opt_seconds(&a, 1, "receive")?.and_then(deadline_after);
     if ws.0.closed.load(Ordering::Acquire) {
         return Ok(MultiValue::from_iter([LuaValue::Nil]));
     }

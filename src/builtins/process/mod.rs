@@ -379,8 +379,15 @@ fn spec(lua: &Lua, args: &MultiValue, func: &str) -> mlua::Result<Spec> {
     };
     spec.timeout = match opts.get::<LuaValue>("timeout")? {
         LuaValue::Nil => None,
-        LuaValue::Integer(i) if i >= 0 => Some(Duration::from_secs(i as u64)),
-        LuaValue::Number(n) if n >= 0.0 => Duration::try_from_secs_f64(n).ok(),
+        // A century or more (math.huge) is no limit.
+        LuaValue::Integer(i) if i >= 0 => {
+            Some(args::seconds_to_duration(i as f64).unwrap_or(args::NO_LIMIT))
+                .filter(|d| *d < args::NO_LIMIT)
+        }
+        LuaValue::Number(n) if n >= 0.0 => {
+            Some(args::seconds_to_duration(n).unwrap_or(args::NO_LIMIT))
+                .filter(|d| *d < args::NO_LIMIT)
+        }
         _ => {
             return Err(arg_error(
                 opts_pos,

@@ -7,7 +7,7 @@ use super::conn::Conn;
 use super::dispatch::Request;
 use super::response::Response;
 use super::Live;
-use crate::runtime::args::{bad_argument, check_number, nil_err, wrap_function};
+use crate::runtime::args::{bad_argument, nil_err, wrap_function};
 use crate::runtime::goroutine::{self, io_wait, route_error};
 use crate::runtime::interrupt::InterruptHandle;
 use crate::runtime::report::ErrorInfo;
@@ -203,10 +203,8 @@ pub fn register_methods(lua: &Lua) -> mlua::Result<()> {
         "receive",
         lua.create_function(|lua, args: MultiValue| {
             let conn = this(&args, "receive")?;
-            let timeout = match args.get(1) {
-                None | Some(LuaValue::Nil) => None,
-                Some(_) => Some(check_number(&args, 2, "receive")?),
-            };
+            // `math.huge` and a century or more wait for ever; NaN and negatives are refused.
+            let timeout = crate::runtime::args::opt_seconds(&args, 2, "receive")?;
             receive(lua, &conn, timeout)
         })?,
     )?;
@@ -227,9 +225,13 @@ pub fn register_methods(lua: &Lua) -> mlua::Result<()> {
 
 /// `ws.receive([timeout])`: the next text or binary message as a string; `nil` once the connection
 /// is closed; `nil, "timeout"` when `timeout` seconds pass first.
-fn receive(lua: &Lua, conn: &Arc<WsConn>, timeout: Option<f64>) -> mlua::Result<MultiValue> {
+fn receive(
+    lua: &Lua,
+    conn: &Arc<WsConn>,
+    timeout: Option<Duration>,
+) -> mlua::Result<MultiValue> {
     let ctx = crate::runtime::ctx(lua);
-    let deadline = timeout.map(|t| Instant::now() + Duration::from_secs_f64(t.max(0.0)));
+    let deadline = timeout.and_then(crate::runtime::args::deadline_after);
     enum Got {
         Msg(Vec<u8>),
         Closed,

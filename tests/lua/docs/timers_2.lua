@@ -1,7 +1,7 @@
-local fired = 0
-local id = cron("*/1 * * * * *", function() fired = fired + 1 end)
-sleep(2.5)
-print("fired at least twice:", fired >= 2)
+local fired = chan(10)
+local id = cron("*/1 * * * * *", function() send(fired, os.date("%S")) end)
+local first, second = receive(fired, 10), receive(fired, 10)
+print("fired twice:", first ~= nil and second ~= nil and first ~= second)
 print(clear_cron(id))
 local ok, err = pcall(cron, "61 * * * * *", function() end)
 print(ok, err ~= nil)

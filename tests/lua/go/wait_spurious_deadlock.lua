@@ -1,21 +1,20 @@
-local ch = chan("pc_buf", 100)
-local done = chan("pc_done", 8)
-for p = 1, 8 do
-  go(function(id)
-    for i = 1, 10000 do send("pc_buf", id * 100000 + i) end
-    send("pc_done", id)
-  end, p)
-end
+-- wait() while the goroutines it waits for look stuck for longer than the deadlock detector's
+-- settle time (it needs the same all-blocked picture twice, 100 ms apart): one is blocked in
+-- receive, but another is busy (no blocking point) for half a second and then sends to it, and a
+-- third waits for a child that has already finished. None of this is a deadlock.
 go(function()
-  for _ = 1, 8 do receive("pc_done") end
-  close("pc_buf")
+  print("received", receive(chan("sd_box", 0)))
 end)
-local count, sum = 0, 0
-while true do
-  local v, ok = receive(ch)
-  if not ok then break end
-  count = count + 1
-  sum = sum + v
-end
+go(function()
+  local t = os.clock()
+  while os.clock() - t < 0.5 do end
+  send(chan("sd_box", 0), "late value")
+end)
+go(function()
+  go(function() store.set("sd_child", true) end)
+  wait()
+  wait()
+  store.set("sd_inner", true)
+end)
 wait()
-print(count, sum)
+print("child ran", store.get("sd_child"), "inner wait returned", store.get("sd_inner"))

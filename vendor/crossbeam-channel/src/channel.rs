@@ -53,6 +53,22 @@ pub fn unbounded<T>() -> (Sender<T>, Receiver<T>) {
     (s, r)
 }
 
+/// SolVM patch: a channel of bounded capacity whose buffer is allocated as it fills, in blocks of
+/// 31 messages (the unbounded flavor's linked list), instead of all at once: `bounded(1e9)` would
+/// allocate tens of gigabytes before the first message. Sends block while `cap` messages wait, as
+/// with [`bounded`]; `cap` must be at least 1 (use [`bounded`]`(0)` for a rendezvous).
+pub fn bounded_growable<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
+    assert!(cap > 0, "bounded_growable needs a capacity of at least 1");
+    let (s, r) = counter::new(flavors::list::Channel::with_capacity(cap));
+    let s = Sender {
+        flavor: SenderFlavor::List(s),
+    };
+    let r = Receiver {
+        flavor: ReceiverFlavor::List(r),
+    };
+    (s, r)
+}
+
 /// Creates a channel of bounded capacity.
 ///
 /// This channel has a buffer that can hold at most `cap` messages at a time.

@@ -370,7 +370,7 @@ pub mod internal {
 #[cfg(feature = "std")]
 pub use crate::{
     channel::{
-        after, at, bounded, never, tick, unbounded, IntoIter, Iter, Receiver, Sender, TryIter,
+        after, at, bounded, bounded_growable, never, tick, unbounded, IntoIter, Iter, Receiver, Sender, TryIter,
     },
     err::{
         ReadyTimeoutError, RecvError, RecvTimeoutError, SelectTimeoutError, SendError,

@@ -1,4 +1,7 @@
 //! Unbounded channel implemented as a linked list.
+//!
+//! SolVM patch: optionally bounded (`with_capacity`): a bounded channel whose buffer grows block by
+//! block as messages arrive, instead of allocating every slot up front as the array flavor does.
 
 use std::alloc::{alloc_zeroed, handle_alloc_error, Layout};
 use std::boxed::Box;
@@ -192,6 +195,17 @@ pub(crate) struct Channel<T> {
     /// Receivers waiting while the channel is empty and not disconnected.
     receivers: SyncWaker,
 
+    /// SolVM patch: the most messages the channel holds (`usize::MAX`: unbounded, upstream's
+    /// behaviour, where the fields below are never touched).
+    cap: usize,
+
+    /// SolVM patch, bounded only: messages sent (or being sent) and not yet received. A sender
+    /// reserves one before it takes a slot; a receiver releases one after reading.
+    reserved: CachePadded<AtomicUsize>,
+
+    /// SolVM patch, bounded only: senders waiting while the channel is full.
+    senders: SyncWaker,
+
     /// Indicates that dropping a `Channel<T>` may drop messages of type `T`.
     _marker: PhantomData<T>,
 }
@@ -199,6 +213,11 @@ pub(crate) struct Channel<T> {
 impl<T> Channel<T> {
     /// Creates a new unbounded channel.
     pub(crate) fn new() -> Self {
+        Self::with_capacity(usize::MAX)
+    }
+
+    /// SolVM patch: a channel holding at most `cap` messages (`usize::MAX`: unbounded).
+    pub(crate) fn with_capacity(cap: usize) -> Self {
         Channel {
             head: CachePadded::new(Position {
                 block: AtomicPtr::new(ptr::null_mut()),
@@ -209,8 +228,41 @@ impl<T> Channel<T> {
                 index: AtomicIndex::new(0),
             }),
             receivers: SyncWaker::new(),
+            cap,
+            reserved: CachePadded::new(AtomicUsize::new(0)),
+            senders: SyncWaker::new(),
             _marker: PhantomData,
         }
+    }
+
+    /// SolVM patch: whether the channel has a capacity.
+    fn is_bounded(&self) -> bool {
+        self.cap != usize::MAX
+    }
+
+    /// SolVM patch: reserves room for one message; `false` when the channel is full.
+    fn reserve(&self) -> bool {
+        let mut n = self.reserved.load(Ordering::SeqCst);
+        loop {
+            if n >= self.cap {
+                return false;
+            }
+            match self.reserved.compare_exchange_weak(
+                n,
+                n + 1,
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            ) {
+                Ok(_) => return true,
+                Err(now) => n = now,
+            }
+        }
+    }
+
+    /// SolVM patch: gives back room for one message and wakes a waiting sender.
+    fn release(&self) {
+        self.reserved.fetch_sub(1, Ordering::SeqCst);
+        self.senders.notify();
     }
 
     /// Returns a receiver handle to the channel.
@@ -225,6 +277,16 @@ impl<T> Channel<T> {
 
     /// Attempts to reserve a slot for sending a message.
     fn start_send(&self, token: &mut Token) -> bool {
+        // SolVM patch: a bounded channel first reserves room (a full one is not ready, unless it
+        // is disconnected: then the send fails at once, as upstream's flavors do).
+        if self.is_bounded() && !self.reserve() {
+            if self.is_disconnected() {
+                token.list.block = ptr::null();
+                return true;
+            }
+            return false;
+        }
+        let reserved = self.is_bounded();
         let backoff = Backoff::new();
         let mut tail = self.tail.index.load(Ordering::Acquire);
         let mut block = self.tail.block.load(Ordering::Acquire);
@@ -233,6 +295,9 @@ impl<T> Channel<T> {
         loop {
             // Check if the channel is disconnected.
             if tail & MARK_BIT != 0 {
+                if reserved {
+                    self.release();
+                }
                 token.list.block = ptr::null();
                 return true;
             }
@@ -432,11 +497,24 @@ impl<T> Channel<T> {
             Block::destroy(block, offset + 1);
         }
 
+        // SolVM patch: room for one more message.
+        if self.is_bounded() {
+            self.release();
+        }
+
         Ok(msg)
     }
 
     /// Attempts to send a message into the channel.
     pub(crate) fn try_send(&self, msg: T) -> Result<(), TrySendError<T>> {
+        if self.is_bounded() {
+            // SolVM patch: a bounded channel may be full.
+            let token = &mut Token::default();
+            if !self.start_send(token) {
+                return Err(TrySendError::Full(msg));
+            }
+            return unsafe { self.write(token, msg).map_err(TrySendError::Disconnected) };
+        }
         self.send(msg, None).map_err(|err| match err {
             SendTimeoutError::Disconnected(msg) => TrySendError::Disconnected(msg),
             SendTimeoutError::Timeout(_) => unreachable!(),
@@ -447,13 +525,60 @@ impl<T> Channel<T> {
     pub(crate) fn send(
         &self,
         msg: T,
-        _deadline: Option<Instant>,
+        deadline: Option<Instant>,
     ) -> Result<(), SendTimeoutError<T>> {
         let token = &mut Token::default();
-        assert!(self.start_send(token));
-        unsafe {
-            self.write(token, msg)
-                .map_err(SendTimeoutError::Disconnected)
+        if !self.is_bounded() {
+            assert!(self.start_send(token));
+            return unsafe {
+                self.write(token, msg)
+                    .map_err(SendTimeoutError::Disconnected)
+            };
+        }
+        // SolVM patch: a bounded channel blocks while full, as the array flavor does.
+        loop {
+            let backoff = Backoff::new();
+            loop {
+                if self.start_send(token) {
+                    return unsafe {
+                        self.write(token, msg)
+                            .map_err(SendTimeoutError::Disconnected)
+                    };
+                }
+                if backoff.is_completed() {
+                    break;
+                } else {
+                    backoff.snooze();
+                }
+            }
+
+            if let Some(d) = deadline {
+                if Instant::now() >= d {
+                    return Err(SendTimeoutError::Timeout(msg));
+                }
+            }
+
+            Context::with(|cx| {
+                // Prepare for blocking until a receiver wakes us up.
+                let oper = Operation::hook(token);
+                self.senders.register(oper, cx);
+
+                // Has the channel become ready just now?
+                if !self.is_full() || self.is_disconnected() {
+                    let _ = cx.try_select(Selected::Aborted);
+                }
+
+                // Block the current thread.
+                let sel = cx.wait_until(deadline);
+
+                match sel {
+                    Selected::Waiting => unreachable!(),
+                    Selected::Aborted | Selected::Disconnected => {
+                        self.senders.unregister(oper).unwrap();
+                    }
+                    Selected::Operation(_) => {}
+                }
+            });
         }
     }
 
@@ -558,7 +683,7 @@ impl<T> Channel<T> {
 
     /// Returns the capacity of the channel.
     pub(crate) fn capacity(&self) -> Option<usize> {
-        None
+        self.is_bounded().then_some(self.cap)
     }
 
     /// Disconnects senders and wakes up all blocked receivers.
@@ -569,6 +694,9 @@ impl<T> Channel<T> {
 
         if tail & MARK_BIT == 0 {
             self.receivers.disconnect();
+            if self.is_bounded() {
+                self.senders.disconnect();
+            }
             true
         } else {
             false
@@ -585,6 +713,10 @@ impl<T> Channel<T> {
             // If receivers are dropped first, discard all messages to free
             // memory eagerly.
             self.discard_all_messages();
+            // SolVM patch: senders blocked on a full channel see the disconnection.
+            if self.is_bounded() {
+                self.senders.disconnect();
+            }
             true
         } else {
             false
@@ -672,7 +804,7 @@ impl<T> Channel<T> {
 
     /// Returns `true` if the channel is full.
     pub(crate) fn is_full(&self) -> bool {
-        false
+        self.is_bounded() && self.reserved.load(Ordering::SeqCst) >= self.cap
     }
 }
 
@@ -766,23 +898,38 @@ impl<T> SelectHandle for Sender<'_, T> {
         None
     }
 
-    fn register(&self, _oper: Operation, _cx: &Context) -> bool {
+    // SolVM patch: a bounded channel's senders wait like the array flavor's.
+    fn register(&self, oper: Operation, cx: &Context) -> bool {
+        if self.0.is_bounded() {
+            self.0.senders.register(oper, cx);
+        }
         self.is_ready()
     }
 
-    fn unregister(&self, _oper: Operation) {}
+    fn unregister(&self, oper: Operation) {
+        if self.0.is_bounded() {
+            self.0.senders.unregister(oper);
+        }
+    }
 
     fn accept(&self, token: &mut Token, _cx: &Context) -> bool {
         self.try_select(token)
     }
 
     fn is_ready(&self) -> bool {
-        true
+        !self.0.is_full() || self.0.is_disconnected()
     }
 
-    fn watch(&self, _oper: Operation, _cx: &Context) -> bool {
+    fn watch(&self, oper: Operation, cx: &Context) -> bool {
+        if self.0.is_bounded() {
+            self.0.senders.watch(oper, cx);
+        }
         self.is_ready()
     }
 
-    fn unwatch(&self, _oper: Operation) {}
+    fn unwatch(&self, oper: Operation) {
+        if self.0.is_bounded() {
+            self.0.senders.unwatch(oper);
+        }
+    }
 }
