@@ -41,6 +41,13 @@ const NOT_CALLED: &[(&str, &str)] = &[];
 /// a peer that sends one message at once, so a method reading with a huge timeout returns.
 const MAKERS: &[(&str, &str)] = &[
     ("Channel", "local obj = chan(1)"),
+    ("Regex", r#"local obj = regex.new("a+")"#),
+    // A child that prints one line and then waits on its stdin, so reads return and waits end
+    // when the run kills it.
+    (
+        "ChildProcess",
+        r#"local obj = process.spawn("sh", {"-c", "echo hello; echo oops >&2; exec cat"})"#,
+    ),
     (
         "TcpConn",
         r#"local listener, port = tcp_listen(0, "127.0.0.1")
@@ -218,6 +225,26 @@ fn maker_function(class: &str) -> Option<&'static catalog::Builtin> {
     })
 }
 
+/// A dotted builtin name as a Lua expression: a part that is a Lua keyword (`text.repeat`) is
+/// indexed with brackets (`text["repeat"]`).
+fn lua_path(name: &str) -> String {
+    const KEYWORDS: &[&str] = &[
+        "and", "break", "do", "else", "elseif", "end", "false", "for", "function", "goto", "if",
+        "in", "local", "nil", "not", "or", "repeat", "return", "then", "true", "until", "while",
+    ];
+    let mut parts = name.split('.');
+    let mut out = parts.next().unwrap_or_default().to_string();
+    for p in parts {
+        if KEYWORDS.contains(&p) {
+            out.push_str(&format!("[\"{p}\"]"));
+        } else {
+            out.push('.');
+            out.push_str(p);
+        }
+    }
+    out
+}
+
 /// Lua statements that leave an object of `class` in `obj_<class>`.
 fn make_object(class: &str) -> String {
     let body = match MAKERS.iter().find(|(c, _)| *c == class) {
@@ -319,7 +346,7 @@ fn case(
             }
             format!("obj_{class}:{name}({})", args.join(", "))
         }
-        None => format!("{}({})", b.name, args.join(", ")),
+        None => format!("{}({})", lua_path(b.name), args.join(", ")),
     };
     let setup: String = objects.iter().map(|c| make_object(c)).collect();
     let script = format!(

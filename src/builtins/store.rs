@@ -1,7 +1,9 @@
 //! `store`: one key/value store shared by every goroutine and server worker (like `ngx.shared.DICT`).
 //! Values are transferable values (SPEC §3); `incr` and `add` are atomic; entries may expire (TTL).
 
-use crate::runtime::args::{arg_error, bad_argument, deadline_after, seconds_to_duration, NO_LIMIT};
+use crate::runtime::args::{
+    arg_error, bad_argument, deadline_after, seconds_to_duration, NO_LIMIT,
+};
 use crate::runtime::ctx;
 use crate::runtime::value::Value;
 use mlua::{Lua, Value as LuaValue};

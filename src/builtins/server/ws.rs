@@ -225,11 +225,7 @@ pub fn register_methods(lua: &Lua) -> mlua::Result<()> {
 
 /// `ws.receive([timeout])`: the next text or binary message as a string; `nil` once the connection
 /// is closed; `nil, "timeout"` when `timeout` seconds pass first.
-fn receive(
-    lua: &Lua,
-    conn: &Arc<WsConn>,
-    timeout: Option<Duration>,
-) -> mlua::Result<MultiValue> {
+fn receive(lua: &Lua, conn: &Arc<WsConn>, timeout: Option<Duration>) -> mlua::Result<MultiValue> {
     let ctx = crate::runtime::ctx(lua);
     let deadline = timeout.and_then(crate::runtime::args::deadline_after);
     enum Got {
