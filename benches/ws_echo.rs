@@ -1,8 +1,8 @@
 //! WebSocket echo round trips per second against a SolVM server (examples/servers/echo_json.lua's
 //! `/ws` handler), with 1 and 16 concurrent clients, each sending a 16-byte text message and
 //! waiting for its echo. With `WS_NODE_MODULES` set to a `node_modules` folder holding the `ws`
-//! package (scripts/bench-http.sh installs it with npm), the same clients then measure a Node echo
-//! server on `ws` in the same run. Run: `cargo bench --bench ws_echo` (builds the release binary
+//! package (scripts/bench-ws.sh installs it with npm), the same clients then measure a Node echo
+//! server on `ws` in the same run, WS_ROUNDS rounds (default 3) taken in turn, medians reported. Run: `cargo bench --bench ws_echo` (builds the release binary
 //! first). Report ratios between runs on the same machine, not absolute numbers.
 
 use std::io::{BufRead, BufReader};
@@ -12,6 +12,19 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tungstenite::{Message, WebSocket};
+
+fn median(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(|a, b| a.total_cmp(b));
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+fn show(v: &[f64]) -> String {
+    v.iter()
+        .map(|r| format!("{r:.0}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 fn client(port: u16) -> WebSocket<TcpStream> {
     let tcp = TcpStream::connect(("127.0.0.1", port)).expect("connect");
@@ -91,12 +104,30 @@ fn main() {
     let node = std::env::var("WS_NODE_MODULES")
         .ok()
         .map(|m| start_node(&m));
+    // Rounds alternate between the servers, so a burst of load on the machine hits both.
+    let rounds: usize = std::env::var("WS_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3);
     for clients in [1, 16] {
-        let rate = run(port, clients, secs);
-        println!("websocket echo, {clients:>2} clients: {rate:>9.0} round trips/s");
-        if let Some((_, node_port)) = &node {
-            let peer = run(*node_port, clients, secs);
-            println!("node ws echo,   {clients:>2} clients: {peer:>9.0} round trips/s");
+        let (mut ours, mut peers) = (Vec::new(), Vec::new());
+        for _ in 0..rounds {
+            ours.push(run(port, clients, secs));
+            if let Some((_, node_port)) = &node {
+                peers.push(run(*node_port, clients, secs));
+            }
+        }
+        println!(
+            "websocket echo, {clients:>2} clients: {:>9.0} round trips/s (median; rounds {})",
+            median(&ours),
+            show(&ours)
+        );
+        if !peers.is_empty() {
+            println!(
+                "node ws echo,   {clients:>2} clients: {:>9.0} round trips/s (median; rounds {})",
+                median(&peers),
+                show(&peers)
+            );
         }
     }
     let _ = child.kill();

@@ -9,9 +9,17 @@ solvm=${1:-$here/target/release/solvm}
 n=${2:-10000}
 ulimit -n "$(ulimit -Hn)"
 port_file=$(mktemp)
-"$solvm" --timeout 0 "$here/examples/servers/echo_json.lua" 0 > "$port_file" &
+server=$(mktemp --suffix=.lua)
+# The hello-world route of examples/servers/echo_json.lua, with room for N + 100 connections (the
+# default max_connections, 10 000, would close the longest idle one to admit the new client).
+cat > "$server" <<LUA
+create_server("idle", {port = 0, host = "127.0.0.1", max_connections = $n + 100})
+handle_http("idle", "/", function(req) return "Hello, World!" end)
+print(start_server("idle"))
+LUA
+"$solvm" --timeout 0 "$server" > "$port_file" &
 pid=$!
-trap 'kill "$pid" 2>/dev/null || true; rm -f "$port_file"' EXIT
+trap 'kill "$pid" 2>/dev/null || true; rm -f "$port_file" "$server"' EXIT
 for _ in $(seq 100); do [ -s "$port_file" ] && break; sleep 0.1; done
 port=$(head -1 "$port_file")
 python3 - "$port" "$n" "$pid" <<'PY'
@@ -27,7 +35,7 @@ def ask(s):
     while not buf.endswith(b"Hello, World!"):
         chunk = s.recv(4096)
         if not chunk:
-            raise SystemExit("connection closed")
+            raise SystemExit(f"connection closed after {len(held)} connections held")
         buf += chunk
 
 def status(field):

@@ -14,7 +14,7 @@ pub struct Config {
     pub memory_limit: Option<usize>,
     /// Most goroutines alive at once (main included).
     pub max_goroutines: usize,
-    /// Size of a server's handler pool; `None` means 4 × cores.
+    /// Size of a server's handler pool; `None` means 2 × cores.
     pub workers: Option<usize>,
     /// Rerun when the script or a module it imported changes.
     pub watch: bool,

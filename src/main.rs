@@ -28,7 +28,7 @@ struct Cli {
     /// Most goroutines alive at once.
     #[arg(long, value_name = "N", default_value_t = 10_000)]
     max_goroutines: usize,
-    /// Server workers kept ready per server (default 4 × cores); more start with more connections.
+    /// Server workers kept ready per server (default 2 × cores); more start while handlers block.
     #[arg(long, value_name = "N")]
     workers: Option<usize>,
     /// Rerun the script when it or a module it imported changes.

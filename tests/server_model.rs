@@ -360,3 +360,69 @@ fn a_client_that_never_reads_its_responses_is_not_buffered_without_end() {
     // Others are still served.
     assert_eq!(s.get("/").body.len(), 65536);
 }
+
+/// CPU time (user + system) the process has used so far, in clock ticks (1/100 s on Linux).
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of stat, 12 and 13 after the name.
+    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+}
+
+#[test]
+fn extra_workers_retire_and_idle_workers_use_no_cpu() {
+    // Retirement after 200 ms instead of 10 s, so the test sees what comes after it; one event loop
+    // and two kept workers, so one kept worker is a spare on any machine.
+    let s = Server::start_env(
+        "model-idle-cpu",
+        r#"
+        create_server("m", {port = 0, host = "127.0.0.1", workers = 2})
+        handle_http("m", "/slow", function(req) sleep(0.3) return "slept" end)
+        handle_http("m", "/", function(req) return "ok" end)
+        print(start_server("m"))
+        "#,
+        &[],
+        &[],
+        &[
+            ("SOLVM_SERVER_RETIRE_MS", "200"),
+            ("SOLVM_SERVER_LOOPS", "1"),
+        ],
+    );
+    let pid = s.child.id();
+    assert_eq!(s.get("/").text(), "ok");
+    let before = proc_status(pid, "Threads");
+    // Four handlers blocked at once: more workers start to run them...
+    let mut clients: Vec<Client> = (0..4).map(|_| s.connect()).collect();
+    for c in &mut clients {
+        c.send("GET /slow HTTP/1.1\r\nHost: t\r\n\r\n");
+    }
+    for c in &mut clients {
+        assert_eq!(c.response().text(), "slept");
+    }
+    let during = proc_status(pid, "Threads");
+    assert!(
+        during > before,
+        "no worker started for blocked handlers ({before} -> {during})"
+    );
+    // ...and the extra ones end after their idle time.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while proc_status(pid, "Threads") > before && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        proc_status(pid, "Threads"),
+        before,
+        "extra workers did not retire"
+    );
+    // Several idle periods later the kept workers wait without spinning: an idle server uses
+    // (almost) no CPU. Before the fix the kept workers busy-looped once their first idle period
+    // passed, a whole core each.
+    std::thread::sleep(Duration::from_millis(600));
+    let t0 = cpu_ticks(pid);
+    std::thread::sleep(Duration::from_secs(1));
+    let used = cpu_ticks(pid) - t0;
+    assert!(used < 30, "an idle server used {used} ticks of CPU in 1 s");
+    assert_eq!(s.get("/").text(), "ok");
+}

@@ -262,7 +262,7 @@ pub const CLASSES: &[Class] = &[
             (
                 "workers",
                 "integer?",
-                "Worker threads that run handlers (default: one per core; more start while handlers block).",
+                "Worker threads kept to run handlers (default 2 × cores; more start while handlers block).",
             ),
             (
                 "max_connections",

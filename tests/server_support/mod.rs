@@ -26,6 +26,17 @@ impl Server {
 
     /// Like [`Server::start`], with arguments for the script itself.
     pub fn start_with(test: &str, script: &str, args: &[&str], script_args: &[&str]) -> Server {
+        Server::start_env(test, script, args, script_args, &[])
+    }
+
+    /// Like [`Server::start_with`], with environment variables for the server process.
+    pub fn start_env(
+        test: &str,
+        script: &str,
+        args: &[&str],
+        script_args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Server {
         let dir = std::env::temp_dir().join(format!("solvm-server-{test}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("main.lua");
@@ -37,6 +48,7 @@ impl Server {
             .args(script_args)
             .current_dir(&dir)
             .env("NO_COLOR", "1")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&stderr_path).unwrap())
             .spawn()

@@ -476,7 +476,7 @@ fn pool_size(rt: &Shared, server: &ServerDef) -> usize {
         .workers
         .or(rt.config.workers)
         .unwrap_or_else(|| {
-            4 * std::thread::available_parallelism()
+            2 * std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(1)
         })

@@ -3,7 +3,7 @@
 //! (`event_loop::drive`) and runs the handlers of the requests it completes; a worker whose loop
 //! was handed on while its handler ran becomes a spare, waiting for a loop to drive. `workers`
 //! threads are kept; more start when handlers block with every kept one busy, and retire after
-//! [`RETIRE_AFTER`] idle. So threads follow the handlers in flight, never the open connections.
+//! [`retire_after`] idle. So threads follow the handlers in flight, never the open connections.
 
 use super::dispatch::Request;
 use super::event_loop::{self, LoopShared, Runner};
@@ -20,8 +20,14 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// How long a worker beyond the kept ones waits idle before it ends.
-const RETIRE_AFTER: Duration = Duration::from_secs(10);
+/// How long a worker beyond the kept ones waits idle before it ends (`SOLVM_SERVER_RETIRE_MS`
+/// overrides it, so a test can cover what happens after it without waiting).
+fn retire_after() -> Duration {
+    std::env::var("SOLVM_SERVER_RETIRE_MS")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map_or(Duration::from_secs(10), Duration::from_millis)
+}
 
 /// What the control thread sees of one worker, to enforce the handler time limit.
 pub struct WorkerSlot {
@@ -189,7 +195,8 @@ fn run_worker(live: Arc<Live>, index: usize, first: Option<Arc<LoopShared>>) {
 fn wait_for_loop(live: &Arc<Live>, runner: &mut LuaRunner) -> Option<Arc<LoopShared>> {
     let workers = &live.workers;
     workers.idle.fetch_add(1, Ordering::AcqRel);
-    let retire_at = Instant::now() + RETIRE_AFTER;
+    let retire_after = retire_after();
+    let mut retire_at = Instant::now() + retire_after;
     let got = loop {
         let events = runner.worker.as_ref().map(|w| w.events().clone());
         let never = crossbeam_channel::never();
@@ -212,6 +219,9 @@ fn wait_for_loop(live: &Arc<Live>, runner: &mut LuaRunner) -> Option<Arc<LoopSha
                     if live.all_loops_finished() {
                         break None;
                     }
+                    // A kept worker stays: look again after another idle period (without this the
+                    // wait above would time out at once, and the idle worker spin).
+                    retire_at = Instant::now() + retire_after;
                 }
             }
         }
