@@ -1,8 +1,8 @@
 #!/bin/bash
-# bench-idle.sh [solvm-binary] [N] — N (default 10 000) idle keep-alive connections held open on
-# a SolVM hello-world server (each made one request first), then a new client's request: how long
-# it waits, how many threads the server has, its RSS. Prints a markdown table row per server to
-# stdout. Raises `ulimit -n` for itself. Build with `cargo build --release` first.
+# bench-idle.sh [solvm-binary] [N] — a section of scripts/bench: N (default 10 000) idle keep-alive
+# connections held open on a SolVM hello-world server (each made one request first), then a new
+# client's request: how long it waits, how many threads the server process has, its RSS. Prints a
+# Markdown section. Raises `ulimit -n` for itself. Build with `cargo build --release` first.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 solvm=${1:-$here/target/release/solvm}
@@ -55,10 +55,25 @@ s = socket.create_connection(("127.0.0.1", port))
 ask(s)
 ms = (time.perf_counter() - t) * 1000
 alive = 0
-for c in held[:: max(1, n // 100)]:
+sampled = held[:: max(1, n // 100)]
+for c in sampled:
     ask(c)
     alive += 1
-print(f"| {n} idle keep-alive connections | new client answered in {ms:.2f} ms | "
-      f"threads {threads_before} before, {status('Threads')} with them open | "
-      f"RSS {status('VmRSS') / 1024:.0f} MB | {alive} sampled idle connections still answered |")
+import os
+cores = os.cpu_count()
+threads_open = status("Threads")
+rss = status("VmRSS") / 1024
+limit = 4 * cores
+print(f"""## Idle keep-alive connections (scripts/bench-idle.sh)
+
+{n} connections each made one request and then stayed open, idle; then a new client connected and
+asked. Threads are the whole server process's (main, supervisor, event loops' workers, control);
+no handler was in flight.
+
+| measure | value | goal (issue 13) |
+|---|---|---|
+| new client's request answered in | {ms:.2f} ms | < 100 ms: {"met" if ms < 100 else "**not met**"} |
+| threads with the connections open (before them: {threads_before}) | {threads_open} | ≤ 4 × cores ({limit}) + handlers in flight (0): {"met" if threads_open <= limit else "**not met**"} |
+| server RSS with the connections open | {rss:.0f} MB | reported |
+| sampled idle connections still answered afterwards | {alive} of {len(sampled)} | all |""")
 PY
