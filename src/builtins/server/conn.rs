@@ -78,6 +78,9 @@ pub struct Conn {
     pub more: bool,
     /// The client has closed its side.
     pub eof: bool,
+    /// epoll said the client closed or reset: reads go on to the end of stream (a short read
+    /// does not mean the socket is drained of its end-of-stream).
+    pub peer_closed: bool,
 }
 
 /// Most bytes one read call takes in before the loop serves what it has (a client pipelining a
@@ -105,6 +108,7 @@ impl Conn {
             write_shut: false,
             more: false,
             eof: false,
+            peer_closed: false,
         }
     }
 
@@ -152,8 +156,9 @@ impl Conn {
                 Ok(n) => {
                     self.inbuf.extend_from_slice(&scratch[..n]);
                     total += n;
-                    // A short read emptied the socket: new data brings a new edge.
-                    if n < scratch.len() {
+                    // A short read emptied the socket: new data brings a new edge. Not so for the
+                    // end of stream when the client closed right after sending: read on to it.
+                    if n < scratch.len() && !self.peer_closed {
                         return Ok(true);
                     }
                     if total >= READ_LIMIT {

@@ -42,9 +42,14 @@ impl LoopState {
         let token = r.token;
         let conn = match self.slab.get_mut(token) {
             None => return Step::Done,
-            Some(Slot::Busy { readable, writable }) => {
+            Some(Slot::Busy {
+                readable,
+                writable,
+                closed,
+            }) => {
                 *readable |= r.readable;
                 *writable |= r.writable;
+                *closed |= r.closed;
                 return Step::Done;
             }
             Some(Slot::Conn(c)) => c,
@@ -52,6 +57,9 @@ impl LoopState {
         if r.readable {
             // Remembered even when output blocks reading for now (epoll is edge-triggered).
             conn.more = true;
+        }
+        if r.closed {
+            conn.peer_closed = true;
         }
         if !self.send_pending(token, shared, live) {
             return Step::Done;
@@ -70,12 +78,27 @@ impl LoopState {
         }
         for _ in 0..TURN {
             match self.next_request(token, shared, live) {
-                Next::Wait => return Step::Done,
+                Next::Wait => {
+                    // A read that stopped at its limit left bytes in the socket, and no new edge
+                    // will announce them: read on while this turn lasts (a body larger than one
+                    // read, a closing client's end of stream).
+                    let Some(Slot::Conn(conn)) = self.slab.get_mut(token) else {
+                        return Step::Done;
+                    };
+                    if !conn.more || conn.has_output() {
+                        return Step::Done;
+                    }
+                    if conn.read(&mut self.scratch).is_err() {
+                        self.close(token, shared, live);
+                        return Step::Done;
+                    }
+                }
                 Next::Again => {}
                 Next::Handler(index, req) => {
                     let busy = Slot::Busy {
                         readable: false,
                         writable: false,
+                        closed: false,
                     };
                     let Some(Slot::Conn(conn)) =
                         self.slab.get_mut(token).map(|s| std::mem::replace(s, busy))
@@ -96,6 +119,7 @@ impl LoopState {
             token,
             readable: false,
             writable: false,
+            closed: false,
         });
         Step::Done
     }

@@ -148,6 +148,7 @@ pub enum Slot {
     Busy {
         readable: bool,
         writable: bool,
+        closed: bool,
     },
 }
 
@@ -157,6 +158,9 @@ pub struct Ready {
     pub token: usize,
     pub readable: bool,
     pub writable: bool,
+    /// The client closed its side or reset the connection (EPOLLRDHUP/EPOLLERR): reads go on to
+    /// the end of stream, since no later edge will announce it.
+    pub closed: bool,
 }
 
 /// The loop proper: owned by the worker driving it.
@@ -257,6 +261,7 @@ pub fn drive(
                         token,
                         readable: ev.is_readable() || ev.is_read_closed() || ev.is_error(),
                         writable: ev.is_writable() || ev.is_write_closed(),
+                        closed: ev.is_read_closed() || ev.is_error(),
                     }),
                 }
             }
@@ -325,9 +330,13 @@ impl LoopState {
     /// Puts a connection back in its slot after its handler, with the events that came meanwhile
     /// queued for it.
     pub(super) fn put_back(&mut self, token: usize, conn: Box<Conn>) {
-        let (readable, writable) = match self.slab.get(token) {
-            Some(Slot::Busy { readable, writable }) => (*readable, *writable),
-            _ => (false, false),
+        let (readable, writable, closed) = match self.slab.get(token) {
+            Some(Slot::Busy {
+                readable,
+                writable,
+                closed,
+            }) => (*readable, *writable, *closed),
+            _ => (false, false, false),
         };
         if let Some(slot) = self.slab.get_mut(token) {
             *slot = Slot::Conn(conn);
@@ -336,6 +345,7 @@ impl LoopState {
                 token,
                 readable,
                 writable,
+                closed,
             });
         }
     }
