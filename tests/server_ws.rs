@@ -252,3 +252,45 @@ fn a_message_over_max_body_closes_with_1009_and_the_server_goes_on() {
     wait_line(&s, "receive ended true");
     assert_eq!(s.get("/").text(), "still here");
 }
+
+#[test]
+fn a_handlers_receive_with_any_number_of_seconds_keeps_its_worker() {
+    // Issue 18: a server handler's ws:receive(math.huge) once killed its worker thread (a
+    // Duration overflow). Each timeout below either waits (huge: no limit) or raises a Lua error
+    // the handler can catch; the connection then echoes as usual.
+    let script = r#"
+    create_server("t", {port = 0, host = "127.0.0.1"})
+    handle_ws("t", "/ws", function(ws)
+        local out = {}
+        for _, t in ipairs({0 / 0, -1, -math.huge}) do
+            local ok, err = pcall(ws.receive, ws, t)
+            out[#out + 1] = ok and ("ok " .. tostring(err)) or ("error " .. tostring(err):match("bad argument[^(]*"))
+        end
+        ws:send(table.concat(out, "; "))
+        for _, t in ipairs({math.huge, 1e300, math.maxinteger}) do
+            local msg = ws:receive(t)
+            ws:send(tostring(t) .. ": " .. tostring(msg))
+        end
+    end)
+    print(start_server("t"))
+    "#;
+    let s = Server::start("ws-receive-seconds", script, &[]);
+    let stream = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let (mut ws, _) = tungstenite::client(format!("ws://127.0.0.1:{}/ws", s.port), stream).unwrap();
+    let first = ws.read().unwrap().into_text().unwrap().to_string();
+    assert_eq!(first, ["error bad argument #2 to 'receive' "; 3].join("; "));
+    for (i, t) in ["inf", "1e+300", "9223372036854775807"].iter().enumerate() {
+        ws.send(Message::text(format!("m{i}"))).unwrap();
+        assert_eq!(
+            ws.read().unwrap(),
+            Message::text(format!("{t}: m{i}")),
+            "first message was {first:?}"
+        );
+    }
+    let err = s.stderr();
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(s.get("/ws").status, 426);
+}
