@@ -86,8 +86,47 @@ fn describe(e: &csv::Error) -> String {
     }
 }
 
+/// Where a quoted field opens that never closes (line and column, 1-based, columns in
+/// characters), read as the `csv` crate reads quotes: special at a field's start only, `""`
+/// inside a quoted field is a quote. The crate takes such a field to the end of the input without
+/// a word; a file cut in the middle of a quoted field must be an error instead.
+fn unterminated_quote(input: &[u8], delimiter: u8) -> Option<(usize, usize)> {
+    let (mut line, mut col) = (1, 0);
+    let mut field_start = true;
+    let mut open: Option<(usize, usize)> = None;
+    let mut bytes = input.iter().copied().peekable();
+    while let Some(b) = bytes.next() {
+        if b & 0xC0 != 0x80 {
+            col += 1;
+        }
+        if open.is_some() {
+            if b == b'"' {
+                if bytes.peek() == Some(&b'"') {
+                    bytes.next();
+                    col += 1;
+                } else {
+                    open = None;
+                }
+            }
+        } else if field_start && b == b'"' {
+            open = Some((line, col));
+        }
+        field_start = open.is_none() && (b == delimiter || b == b'\n' || b == b'\r');
+        if b == b'\n' {
+            line += 1;
+            col = 0;
+        }
+    }
+    open
+}
+
 /// Records of `input` as Lua rows: arrays of strings, or tables keyed by the header's names.
 fn parse_rows(lua: &Lua, input: &[u8], opts: &Options) -> mlua::Result<Result<Table, String>> {
+    if let Some((line, col)) = unterminated_quote(input, opts.delimiter) {
+        return Ok(Err(format!(
+            "line {line}, column {col}: a quoted field that never closes"
+        )));
+    }
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .delimiter(opts.delimiter)
@@ -259,4 +298,30 @@ fn write(lua: &Lua, a: MultiValue) -> mlua::Result<MultiValue> {
     let opts = options(&a, 3, func)?;
     let text = render(lua, &rows, &opts, func)?;
     written(lua, fs::write_file(&path, &text))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unterminated_quote;
+
+    #[test]
+    fn quotes_that_never_close_are_found_where_they_open() {
+        assert_eq!(unterminated_quote(b"a,b\n1,\"x\n", b','), Some((2, 3)));
+        assert_eq!(unterminated_quote(b"\"", b','), Some((1, 1)));
+        assert_eq!(
+            unterminated_quote("é,\"ab\"\"".as_bytes(), b','),
+            Some((1, 3))
+        );
+        assert_eq!(unterminated_quote(b"a;\"x", b';'), Some((1, 3)));
+        for fine in [
+            &b"a,b\n"[..],
+            b"\"x, \"\"y\"\"\",z\n",
+            b"\"two\nlines\",c",
+            b"ab\"c,d",
+            b"\"\"",
+            b"",
+        ] {
+            assert_eq!(unterminated_quote(fine, b','), None, "{fine:?}");
+        }
+    }
 }

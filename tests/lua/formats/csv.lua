@@ -6,6 +6,8 @@ print(#people, people[1].name, people[1].age, math.type(people[1].age), people[2
 print(csv.parse("a;b\n1;2\n", {delimiter = ";"})[2][2], csv.parse("a\tb\n", {delimiter = "\t"})[1][2])
 print(json_encode(csv.parse("")), json_encode(csv.parse("a,b\n", {header = true})))
 print(csv.parse("a,b\n1,2\n3\n"))
+print(csv.parse('a,b\n1,"cut here\n2,3\n'))
+print(csv.parse('x,"ok ""quoted""",y\n"', {header = true}))
 print(pcall(csv.parse, "a", {delimiter = ";;"}))
 
 io.write(csv.stringify({{"plain", "with,comma", 'with "quote"', "multi\nline"}, {1, 2.5, true, json_null}}))
