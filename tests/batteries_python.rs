@@ -400,6 +400,47 @@ with gzip.open('bomb.gz', 'wb', 9) as f:
     );
 }
 
+/// Archives whose files add up past `max_bytes` are refused whole before anything is written;
+/// under the limit they extract.
+#[test]
+fn archive_bombs_stop_at_max_bytes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    python(
+        d,
+        "import io, tarfile, zipfile
+zeros = bytes(600 * 1024)
+with tarfile.open('bomb.tar.gz', 'w:gz') as t:
+    for name in ('a', 'b'):
+        info = tarfile.TarInfo(name); info.size = len(zeros); t.addfile(info, io.BytesIO(zeros))
+with zipfile.ZipFile('bomb.zip', 'w', zipfile.ZIP_DEFLATED) as z:
+    for name in ('a', 'b'):
+        z.writestr(name, zeros)",
+    );
+    let out = lua(
+        d,
+        "for _, name in ipairs({'bomb.tar.gz', 'bomb.zip'}) do
+           local lib = name:find('zip') and zip or tar
+           print(lib.extract(name, 'small-' .. name, {max_bytes = 1024 * 1024}))
+           print(file_exists('small-' .. name .. '/a'))
+           print(lib.extract(name, 'big-' .. name, {max_bytes = 2 * 1024 * 1024}),
+                 #read_file('big-' .. name .. '/b'))
+           print(lib.extract(name, 'default-' .. name))
+           print(pcall(lib.extract, name, 'x', {max_bytes = -1}))
+         end",
+    );
+    let mut want = String::new();
+    for name in ["bomb.tar.gz", "bomb.zip"] {
+        let lib = if name.ends_with("zip") { "zip" } else { "tar" };
+        want.push_str(&format!(
+            "nil\t{lib}.extract: refused entry b: the files would take more than max_bytes (1048576 bytes)\n\
+             false\ntrue\t614400\ntrue\n\
+             false\tbad argument #3 to '{lib}.extract' (max_bytes must be a non-negative integer)\n"
+        ));
+    }
+    assert_eq!(out, want);
+}
+
 #[test]
 fn ft_download_and_upload_against_a_python_server() {
     let dir = tempfile::tempdir().expect("tempdir");

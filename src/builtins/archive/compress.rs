@@ -11,6 +11,8 @@ pub(super) const FUNCTIONS: &[(&str, super::Builtin)] = &[("encode", encode), ("
 
 /// Default `max_bytes` of `compress.decode`.
 pub const DEFAULT_MAX_BYTES: u64 = 256 << 20;
+/// Default `max_bytes` of `tar.extract` and `zip.extract`: the bytes of all files together.
+pub const DEFAULT_EXTRACT_MAX_BYTES: u64 = 1 << 30;
 
 #[derive(Clone, Copy, PartialEq, Debug)]
 pub enum Format {
@@ -174,7 +176,7 @@ fn decode(lua: &Lua, a: MultiValue) -> mlua::Result<MultiValue> {
     let func = "compress.decode";
     let format = format_arg(lua, &a, func)?;
     let data = check_string(lua, &a, 2, func)?;
-    let max_bytes = max_bytes_option(&a, 3, func)?;
+    let max_bytes = max_bytes_option(&a, 3, func, DEFAULT_MAX_BYTES)?;
     match decompress(format, &data.as_bytes(), max_bytes) {
         Ok(out) => Ok(MultiValue::from_iter([LuaValue::String(
             lua.create_string(out)?,
@@ -183,13 +185,13 @@ fn decode(lua: &Lua, a: MultiValue) -> mlua::Result<MultiValue> {
     }
 }
 
-/// `{max_bytes = N}` at argument `pos` (a non-negative integer), or the default.
-pub fn max_bytes_option(a: &MultiValue, pos: usize, func: &str) -> mlua::Result<u64> {
+/// `{max_bytes = N}` at argument `pos` (a non-negative integer), or `default`.
+pub fn max_bytes_option(a: &MultiValue, pos: usize, func: &str, default: u64) -> mlua::Result<u64> {
     let Some(opts) = args::opt_table(a, pos, func)? else {
-        return Ok(DEFAULT_MAX_BYTES);
+        return Ok(default);
     };
     match opts.get::<LuaValue>("max_bytes")? {
-        LuaValue::Nil => Ok(DEFAULT_MAX_BYTES),
+        LuaValue::Nil => Ok(default),
         LuaValue::Integer(n) if n >= 0 => Ok(n as u64),
         LuaValue::Number(n) if n >= 0.0 && n.fract() == 0.0 && n < 9.2e18 => Ok(n as u64),
         _ => Err(args::arg_error(

@@ -59,7 +59,9 @@ const TAR: &[(&str, Builtin)] = &[
             path_arg(lua, &a, 1, "tar.extract")?,
             path_arg(lua, &a, 2, "tar.extract")?,
         );
-        done(lua, "tar.extract", tar::extract(&archive, &dir))
+        let max =
+            compress::max_bytes_option(&a, 3, "tar.extract", compress::DEFAULT_EXTRACT_MAX_BYTES)?;
+        done(lua, "tar.extract", tar::extract(&archive, &dir, max))
     }),
     ("list", |lua, a| {
         let archive = path_arg(lua, &a, 1, "tar.list")?;
@@ -80,7 +82,9 @@ const ZIP: &[(&str, Builtin)] = &[
             path_arg(lua, &a, 1, "zip.extract")?,
             path_arg(lua, &a, 2, "zip.extract")?,
         );
-        done(lua, "zip.extract", zip::extract(&archive, &dir))
+        let max =
+            compress::max_bytes_option(&a, 3, "zip.extract", compress::DEFAULT_EXTRACT_MAX_BYTES)?;
+        done(lua, "zip.extract", zip::extract(&archive, &dir, max))
     }),
     ("list", |lua, a| {
         let archive = path_arg(lua, &a, 1, "zip.list")?;
@@ -153,10 +157,10 @@ pub const COMPRESS_CATALOG: &[catalog::Builtin] = &[
 pub const ARCHIVE_CATALOG: &[catalog::Builtin] = &[
     table("tar", "tar archives (gzipped or not)."),
     f("tar.create", &["archive: string", "dir: string", "gzip?: boolean"], &["true?", "string? err"], "Archives the tree under `dir` (names relative to it, symlinks kept); gzip defaults to a `.gz`/`.tgz` name."),
-    f("tar.extract", &["archive: string", "dir: string"], &["true?", "string? err"], "Extracts into `dir` (gzip detected); refuses the whole archive if an entry would land outside `dir`."),
+    f("tar.extract", &["archive: string", "dir: string", "opts?: {max_bytes?: integer}"], &["true?", "string? err"], "Extracts into `dir` (gzip detected); refuses the whole archive if an entry would land outside `dir` or its files add up to more than `max_bytes` (default 1 GiB)."),
     f("tar.list", &["archive: string"], &[ENTRY, "string? err"], "The entries of an archive."),
     table("zip", "zip archives."),
     f("zip.create", &["archive: string", "dir: string"], &["true?", "string? err"], "Archives the tree under `dir` (deflate; names relative to it, symlinks kept)."),
-    f("zip.extract", &["archive: string", "dir: string"], &["true?", "string? err"], "Extracts into `dir`; refuses the whole archive if an entry would land outside `dir`."),
+    f("zip.extract", &["archive: string", "dir: string", "opts?: {max_bytes?: integer}"], &["true?", "string? err"], "Extracts into `dir`; refuses the whole archive if an entry would land outside `dir` or its files add up to more than `max_bytes` (default 1 GiB)."),
     f("zip.list", &["archive: string"], &[ENTRY, "string? err"], "The entries of an archive."),
 ];

@@ -67,8 +67,10 @@ pub fn list(archive: &Path) -> Result<Vec<Listed>, String> {
     Ok(out)
 }
 
-/// Checks every entry; the first refused one is the error.
-fn check_all(archive: &Path) -> Result<(), String> {
+/// Checks every entry; the first refused one is the error. The files' sizes (from their headers:
+/// tar writes exactly that many bytes of each) must add up to `max_bytes` at most.
+fn check_all(archive: &Path, max_bytes: u64) -> Result<(), String> {
+    let mut total: u64 = 0;
     let fail = |e: io::Error| format!("{}: {e}", archive.display());
     let mut ar = open(archive).map_err(fail)?;
     let mut guard = Guard::default();
@@ -83,16 +85,25 @@ fn check_all(archive: &Path) -> Result<(), String> {
             (tar::EntryType::Link, Some(target)) => EntryKind::Hardlink(target),
             _ => EntryKind::Other,
         };
+        if matches!(kind, EntryKind::File) {
+            total = total.saturating_add(entry.size());
+        }
         guard
             .check(&name, kind)
             .map_err(|why| format!("refused entry {}: {why}", name.display()))?;
+        if total > max_bytes {
+            return Err(format!(
+                "refused entry {}: the files would take more than max_bytes ({max_bytes} bytes)",
+                name.display()
+            ));
+        }
     }
     Ok(())
 }
 
 /// Extracts `archive` into `dir` (created if missing) once every entry has passed the guard.
-pub fn extract(archive: &Path, dir: &Path) -> Result<(), String> {
-    check_all(archive)?;
+pub fn extract(archive: &Path, dir: &Path, max_bytes: u64) -> Result<(), String> {
+    check_all(archive, max_bytes)?;
     let fail = |e: io::Error| format!("{}: {e}", archive.display());
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let mut ar = open(archive).map_err(fail)?;

@@ -80,8 +80,15 @@ enum Planned {
     Symlink(PathBuf, PathBuf),
 }
 
-pub fn extract(archive: &Path, dir: &Path) -> Result<(), String> {
+pub fn extract(archive: &Path, dir: &Path, max_bytes: u64) -> Result<(), String> {
     let mut ar = open(archive)?;
+    let too_big = |p: &Path| {
+        format!(
+            "refused entry {}: the files would take more than max_bytes ({max_bytes} bytes)",
+            p.display()
+        )
+    };
+    let mut declared: u64 = 0;
     let fail = |e: zip::result::ZipError| format!("{}: {e}", archive.display());
     let mut guard = Guard::default();
     let mut plan = Vec::with_capacity(ar.len());
@@ -106,10 +113,16 @@ pub fn extract(archive: &Path, dir: &Path) -> Result<(), String> {
             ));
         } else {
             let path = guard.check(&name, EntryKind::File).map_err(refuse)?;
+            declared = declared.saturating_add(f.size());
+            if declared > max_bytes {
+                return Err(too_big(&name));
+            }
             plan.push(Planned::File(path, i, f.unix_mode()));
         }
     }
     fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    // The sizes checked above are what the archive declares; what is written is counted too.
+    let mut left = max_bytes;
     for step in plan {
         match step {
             Planned::Dir(p) => {
@@ -125,14 +138,21 @@ pub fn extract(archive: &Path, dir: &Path) -> Result<(), String> {
             Planned::File(p, index, mode) => {
                 let target = writable(dir, &p)?;
                 let mut f = ar.by_index(index).map_err(fail)?;
+                let mut over = false;
                 let result = File::create(&target).and_then(|mut out| {
-                    io::copy(&mut f, &mut out)?;
+                    let n = io::copy(&mut (&mut f).take(left.saturating_add(1)), &mut out)?;
+                    over = n > left;
+                    left = left.saturating_sub(n);
                     match mode {
                         Some(m) => out.set_permissions(fs::Permissions::from_mode(m & 0o777)),
                         None => Ok(()),
                     }
                 });
                 result.map_err(|e| format!("entry {}: {e}", p.display()))?;
+                if over {
+                    let _ = fs::remove_file(&target);
+                    return Err(too_big(&p));
+                }
             }
             Planned::Symlink(p, link_target) => {
                 let target = writable(dir, &p)?;
