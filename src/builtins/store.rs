@@ -114,9 +114,11 @@ pub fn register(lua: &Lua) -> mlua::Result<()> {
                 let init = incr_number(init, 3)?;
                 let rt = ctx(lua).rt;
                 let mut s = rt.store.lock();
-                let current = match s.get(&key).filter(|e| live(e)) {
-                    Some((v, _)) => v.clone(),
-                    None => init,
+                // An expired entry counts as absent: its value and its deadline are both gone
+                // (as Redis's INCR on an expired key: a new key, without TTL).
+                let (current, exp) = match s.get(&key).filter(|e| live(e)) {
+                    Some((v, exp)) => (v.clone(), *exp),
+                    None => (init, None),
                 };
                 let next = match (&current, &by) {
                     (Value::Int(a), Value::Int(b)) => Value::Int(a.wrapping_add(*b)),
@@ -129,7 +131,6 @@ pub fn register(lua: &Lua) -> mlua::Result<()> {
                         )))
                     }
                 };
-                let exp = s.get(&key).and_then(|e| e.1);
                 s.insert(key, (next.clone(), exp));
                 drop(s);
                 next.to_lua(lua)

@@ -14,3 +14,8 @@ print(store.get("ttl"))
 sleep(0.4)
 print(store.get("ttl"))
 print(store.incr("fresh", 5, 10))
+-- incr keeps a live entry's TTL; once the entry has expired, incr starts a new one without TTL.
+store.set("hits", 10, 0.2)
+print(store.incr("hits"))
+sleep(0.4)
+print(store.get("hits"), store.incr("hits"), store.incr("hits"), store.get("hits"))
