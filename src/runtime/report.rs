@@ -28,9 +28,21 @@ impl ErrorInfo {
         let (text, traceback) = flatten(err);
         let (text, tb_in_text) = split_traceback(&text);
         let traceback = traceback.or(tb_in_text);
+        // A `host:port:` at the start of a message is not a position: a prefix counts as one when
+        // there is no traceback to tell, when the traceback has a frame at that file and line, or
+        // when the file names a chunk (a file on disk, `[string "..."]`, a shortened `...name`).
+        let in_traceback = |file: &str, line: usize| {
+            traceback.as_deref().is_none_or(|tb| {
+                tb.lines().any(|l| {
+                    split_location(l.trim()).is_some_and(|(f, n, _)| f == file && n == line)
+                })
+            }) || file.starts_with('[')
+                || file.starts_with("...")
+                || std::path::Path::new(file).exists()
+        };
         let (location, message) = match split_location(&text) {
-            Some((file, line, rest)) => (Some((file, line)), rest),
-            None => (None, text.clone()),
+            Some((file, line, rest)) if in_traceback(&file, line) => (Some((file, line)), rest),
+            _ => (None, text.clone()),
         };
         let location = location.or_else(|| traceback.as_deref().and_then(first_lua_frame));
         ErrorInfo {
