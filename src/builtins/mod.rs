@@ -193,16 +193,20 @@ pub const MADE_ON_FIRST_CALL: &[&[(&str, Maker)]] = &[REPLACED, chan::METHODS];
 /// The place of `chan::METHODS` in [`MADE_ON_FIRST_CALL`] (`REPLACED` is 0).
 pub const CHANNEL_METHODS: usize = 1;
 
-/// What every state needs before any family is installed: the handle types that can arrive from
-/// another goroutine (so they can be passed on) and, once the run has a server (entries of
+/// The handle types that can arrive from another goroutine before any family is installed (so they
+/// can be passed on): every state knows them (`value::register_handle_type` for the others).
+pub const HANDLE_TYPES: &[value::HandleType] = &[
+    value::handle_type::<chan::ChanRef>(),
+    value::handle_type::<chan::RemoteRef>(),
+    value::handle_type::<net::tcp::TcpConn>(),
+    value::handle_type::<net::ws_client::WsClient>(),
+    value::handle_type::<server::ws::WsRef>(),
+];
+
+/// What every state needs before any family is installed: once the run has a server (entries of
 /// `Shared::servers` stay), the WebSocket methods: a server hands its handlers a connection without
-/// any builtin being looked up.
+/// any builtin being looked up. (The handle types that can arrive are [`HANDLE_TYPES`].)
 pub fn prepare(lua: &Lua) -> mlua::Result<()> {
-    value::register_handle_type::<chan::ChanRef>(lua);
-    value::register_handle_type::<chan::RemoteRef>(lua);
-    value::register_handle_type::<net::tcp::TcpConn>(lua);
-    value::register_handle_type::<net::ws_client::WsClient>(lua);
-    value::register_handle_type::<server::ws::WsRef>(lua);
     if !crate::runtime::ctx(lua).rt.servers.lock().is_empty() {
         server::ws::register_methods(lua)?;
     }

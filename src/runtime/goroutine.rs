@@ -360,8 +360,11 @@ pub fn block_until_children_done(
     Ok(matches!(waited, Waited::Deadline))
 }
 
-/// [`block_on`]'s wait.
-#[inline(always)]
+/// [`block_on`]'s wait. Never inlined: its frame is then not on the stack yet when
+/// `pool::blocked` starts a thread for the queue (`pthread_create` and the standard library's
+/// spawn need ~1.5 KB of stack below the caller), which kept a goroutine blocked in `receive` one
+/// page deeper than its wait goes (4 KB per blocked goroutine).
+#[inline(never)]
 fn wait_for_operation<'a, R>(
     lua: &Lua,
     ctx: &'a Ctx,
@@ -422,6 +425,9 @@ fn wait_for_operation<'a, R>(
                         if ctx.rt.config.leak_check {
                             leak_sample(lua, ctx);
                         }
+                        // Last: what ran above (and a thread started for the queue as this wait
+                        // began) went deeper than the wait itself goes.
+                        super::pool::release_unused_stack();
                     }
                     continue;
                 }

@@ -177,6 +177,25 @@ pub struct Handle(pub Arc<dyn SharedHandle>);
 /// through [`register_handle_type`] when it registers its builtins.
 type HandleProbe = fn(&AnyUserData) -> Option<Handle>;
 
+/// A handle type every state knows from the start (`builtins::HANDLE_TYPES`): one list for the
+/// whole process instead of a copy in each state (a goroutine's state is built for its own use).
+pub struct HandleType {
+    id: fn() -> std::any::TypeId,
+    probe: HandleProbe,
+}
+
+/// The [`HandleType`] of userdata type `T`.
+pub const fn handle_type<T: mlua::UserData + SharedHandle + Clone>() -> HandleType {
+    HandleType {
+        id: std::any::TypeId::of::<T>,
+        probe: probe::<T>,
+    }
+}
+
+fn probe<T: mlua::UserData + SharedHandle + Clone>(ud: &AnyUserData) -> Option<Handle> {
+    ud.borrow::<T>().ok().map(|t| Handle(Arc::new(t.clone())))
+}
+
 /// A value that could not be transferred, and where it was found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TransferError {
@@ -223,14 +242,15 @@ pub fn install(lua: &Lua, builtin_names: Arc<NameSet>) -> mlua::Result<()> {
     Ok(())
 }
 
-/// Lets userdata of type `T` cross goroutines as a [`Handle`]. Call from a family's `register`.
+/// Lets userdata of type `T` cross goroutines as a [`Handle`]. Call from a family's `register`
+/// (the types of `builtins::HANDLE_TYPES` need no call).
 pub fn register_handle_type<T: mlua::UserData + SharedHandle + Clone>(lua: &Lua) {
-    fn probe<T: mlua::UserData + SharedHandle + Clone>(ud: &AnyUserData) -> Option<Handle> {
-        ud.borrow::<T>().ok().map(|t| Handle(Arc::new(t.clone())))
+    let id = std::any::TypeId::of::<T>();
+    if crate::builtins::HANDLE_TYPES.iter().any(|h| (h.id)() == id) {
+        return;
     }
     if let Some(kit) = lua.app_data_ref::<TransferKit>() {
         let mut probes = kit.probes.borrow_mut();
-        let id = std::any::TypeId::of::<T>();
         if !probes.iter().any(|(t, _)| *t == id) {
             probes.push((id, probe::<T>));
         }
@@ -448,7 +468,9 @@ impl<'a> Encoder<'a> {
             }
             LuaValue::Function(f) => self.encode_function(f),
             LuaValue::UserData(ud) => {
-                for (_, probe) in self.kit.probes.borrow().iter() {
+                let everywhere = crate::builtins::HANDLE_TYPES.iter().map(|h| h.probe);
+                let here = self.kit.probes.borrow();
+                for probe in everywhere.chain(here.iter().map(|(_, p)| *p)) {
                     if let Some(h) = probe(ud) {
                         return Ok(Value::Handle(h));
                     }

@@ -195,19 +195,26 @@ pub(crate) struct Channel<T> {
     /// Receivers waiting while the channel is empty and not disconnected.
     receivers: SyncWaker,
 
-    /// SolVM patch: the most messages the channel holds (`usize::MAX`: unbounded, upstream's
-    /// behaviour, where the fields below are never touched).
-    cap: usize,
-
-    /// SolVM patch, bounded only: messages sent (or being sent) and not yet received. A sender
-    /// reserves one before it takes a slot; a receiver releases one after reading.
-    reserved: CachePadded<AtomicUsize>,
-
-    /// SolVM patch, bounded only: senders waiting while the channel is full.
-    senders: SyncWaker,
+    /// SolVM patch: what a bounded channel has besides upstream's fields (`None`: unbounded,
+    /// upstream's behaviour). Boxed, so an unbounded channel stays upstream's size (SolVM makes one
+    /// per goroutine).
+    bounded: Option<Box<Bounded>>,
 
     /// Indicates that dropping a `Channel<T>` may drop messages of type `T`.
     _marker: PhantomData<T>,
+}
+
+/// SolVM patch: the state of a bounded channel (`Channel::with_capacity`).
+struct Bounded {
+    /// The most messages the channel holds.
+    cap: usize,
+
+    /// Messages sent (or being sent) and not yet received. A sender reserves one before it takes a
+    /// slot; a receiver releases one after reading.
+    reserved: CachePadded<AtomicUsize>,
+
+    /// Senders waiting while the channel is full.
+    senders: SyncWaker,
 }
 
 impl<T> Channel<T> {
@@ -228,26 +235,33 @@ impl<T> Channel<T> {
                 index: AtomicIndex::new(0),
             }),
             receivers: SyncWaker::new(),
-            cap,
-            reserved: CachePadded::new(AtomicUsize::new(0)),
-            senders: SyncWaker::new(),
+            bounded: (cap != usize::MAX).then(|| {
+                Box::new(Bounded {
+                    cap,
+                    reserved: CachePadded::new(AtomicUsize::new(0)),
+                    senders: SyncWaker::new(),
+                })
+            }),
             _marker: PhantomData,
         }
     }
 
     /// SolVM patch: whether the channel has a capacity.
     fn is_bounded(&self) -> bool {
-        self.cap != usize::MAX
+        self.bounded.is_some()
     }
 
     /// SolVM patch: reserves room for one message; `false` when the channel is full.
     fn reserve(&self) -> bool {
-        let mut n = self.reserved.load(Ordering::SeqCst);
+        let Some(b) = &self.bounded else {
+            return true;
+        };
+        let mut n = b.reserved.load(Ordering::SeqCst);
         loop {
-            if n >= self.cap {
+            if n >= b.cap {
                 return false;
             }
-            match self.reserved.compare_exchange_weak(
+            match b.reserved.compare_exchange_weak(
                 n,
                 n + 1,
                 Ordering::SeqCst,
@@ -261,8 +275,10 @@ impl<T> Channel<T> {
 
     /// SolVM patch: gives back room for one message and wakes a waiting sender.
     fn release(&self) {
-        self.reserved.fetch_sub(1, Ordering::SeqCst);
-        self.senders.notify();
+        if let Some(b) = &self.bounded {
+            b.reserved.fetch_sub(1, Ordering::SeqCst);
+            b.senders.notify();
+        }
     }
 
     /// Returns a receiver handle to the channel.
@@ -528,13 +544,13 @@ impl<T> Channel<T> {
         deadline: Option<Instant>,
     ) -> Result<(), SendTimeoutError<T>> {
         let token = &mut Token::default();
-        if !self.is_bounded() {
+        let Some(bounded) = &self.bounded else {
             assert!(self.start_send(token));
             return unsafe {
                 self.write(token, msg)
                     .map_err(SendTimeoutError::Disconnected)
             };
-        }
+        };
         // SolVM patch: a bounded channel blocks while full, as the array flavor does.
         loop {
             let backoff = Backoff::new();
@@ -561,7 +577,7 @@ impl<T> Channel<T> {
             Context::with(|cx| {
                 // Prepare for blocking until a receiver wakes us up.
                 let oper = Operation::hook(token);
-                self.senders.register(oper, cx);
+                bounded.senders.register(oper, cx);
 
                 // Has the channel become ready just now?
                 if !self.is_full() || self.is_disconnected() {
@@ -574,7 +590,7 @@ impl<T> Channel<T> {
                 match sel {
                     Selected::Waiting => unreachable!(),
                     Selected::Aborted | Selected::Disconnected => {
-                        self.senders.unregister(oper).unwrap();
+                        bounded.senders.unregister(oper).unwrap();
                     }
                     Selected::Operation(_) => {}
                 }
@@ -683,7 +699,7 @@ impl<T> Channel<T> {
 
     /// Returns the capacity of the channel.
     pub(crate) fn capacity(&self) -> Option<usize> {
-        self.is_bounded().then_some(self.cap)
+        self.bounded.as_ref().map(|b| b.cap)
     }
 
     /// Disconnects senders and wakes up all blocked receivers.
@@ -694,8 +710,8 @@ impl<T> Channel<T> {
 
         if tail & MARK_BIT == 0 {
             self.receivers.disconnect();
-            if self.is_bounded() {
-                self.senders.disconnect();
+            if let Some(b) = &self.bounded {
+                b.senders.disconnect();
             }
             true
         } else {
@@ -714,8 +730,8 @@ impl<T> Channel<T> {
             // memory eagerly.
             self.discard_all_messages();
             // SolVM patch: senders blocked on a full channel see the disconnection.
-            if self.is_bounded() {
-                self.senders.disconnect();
+            if let Some(b) = &self.bounded {
+                b.senders.disconnect();
             }
             true
         } else {
@@ -804,7 +820,9 @@ impl<T> Channel<T> {
 
     /// Returns `true` if the channel is full.
     pub(crate) fn is_full(&self) -> bool {
-        self.is_bounded() && self.reserved.load(Ordering::SeqCst) >= self.cap
+        self.bounded
+            .as_ref()
+            .is_some_and(|b| b.reserved.load(Ordering::SeqCst) >= b.cap)
     }
 }
 
@@ -900,15 +918,15 @@ impl<T> SelectHandle for Sender<'_, T> {
 
     // SolVM patch: a bounded channel's senders wait like the array flavor's.
     fn register(&self, oper: Operation, cx: &Context) -> bool {
-        if self.0.is_bounded() {
-            self.0.senders.register(oper, cx);
+        if let Some(b) = &self.0.bounded {
+            b.senders.register(oper, cx);
         }
         self.is_ready()
     }
 
     fn unregister(&self, oper: Operation) {
-        if self.0.is_bounded() {
-            self.0.senders.unregister(oper);
+        if let Some(b) = &self.0.bounded {
+            b.senders.unregister(oper);
         }
     }
 
@@ -921,15 +939,15 @@ impl<T> SelectHandle for Sender<'_, T> {
     }
 
     fn watch(&self, oper: Operation, cx: &Context) -> bool {
-        if self.0.is_bounded() {
-            self.0.senders.watch(oper, cx);
+        if let Some(b) = &self.0.bounded {
+            b.senders.watch(oper, cx);
         }
         self.is_ready()
     }
 
     fn unwatch(&self, oper: Operation) {
-        if self.0.is_bounded() {
-            self.0.senders.unwatch(oper);
+        if let Some(b) = &self.0.bounded {
+            b.senders.unwatch(oper);
         }
     }
 }
