@@ -207,6 +207,7 @@ pub const HANDLE_TYPES: &[value::HandleType] = &[
 /// `Shared::servers` stay), the WebSocket methods: a server hands its handlers a connection without
 /// any builtin being looked up. (The handle types that can arrive are [`HANDLE_TYPES`].)
 pub fn prepare(lua: &Lua) -> mlua::Result<()> {
+    value::set_base_handle_types(HANDLE_TYPES);
     if !crate::runtime::ctx(lua).rt.servers.lock().is_empty() {
         server::ws::register_methods(lua)?;
     }

@@ -177,7 +177,7 @@ pub struct Handle(pub Arc<dyn SharedHandle>);
 /// through [`register_handle_type`] when it registers its builtins.
 type HandleProbe = fn(&AnyUserData) -> Option<Handle>;
 
-/// A handle type every state knows from the start (`builtins::HANDLE_TYPES`): one list for the
+/// A handle type every state knows from the start ([`set_base_handle_types`]): one list for the
 /// whole process instead of a copy in each state (a goroutine's state is built for its own use).
 pub struct HandleType {
     id: fn() -> std::any::TypeId,
@@ -194,6 +194,19 @@ pub const fn handle_type<T: mlua::UserData + SharedHandle + Clone>() -> HandleTy
 
 fn probe<T: mlua::UserData + SharedHandle + Clone>(ud: &AnyUserData) -> Option<Handle> {
     ud.borrow::<T>().ok().map(|t| Handle(Arc::new(t.clone())))
+}
+
+/// The handle types every state knows, given once per process by the builtins
+/// ([`set_base_handle_types`]), so the runtime names no family.
+static BASE_HANDLE_TYPES: std::sync::OnceLock<&'static [HandleType]> = std::sync::OnceLock::new();
+
+/// Sets the handle types every state knows (the first call wins; later ones are the same list).
+pub fn set_base_handle_types(types: &'static [HandleType]) {
+    BASE_HANDLE_TYPES.get_or_init(|| types);
+}
+
+fn base_handle_types() -> &'static [HandleType] {
+    BASE_HANDLE_TYPES.get().copied().unwrap_or(&[])
 }
 
 /// A value that could not be transferred, and where it was found.
@@ -243,10 +256,10 @@ pub fn install(lua: &Lua, builtin_names: Arc<NameSet>) -> mlua::Result<()> {
 }
 
 /// Lets userdata of type `T` cross goroutines as a [`Handle`]. Call from a family's `register`
-/// (the types of `builtins::HANDLE_TYPES` need no call).
+/// (the types given to [`set_base_handle_types`] need no call).
 pub fn register_handle_type<T: mlua::UserData + SharedHandle + Clone>(lua: &Lua) {
     let id = std::any::TypeId::of::<T>();
-    if crate::builtins::HANDLE_TYPES.iter().any(|h| (h.id)() == id) {
+    if base_handle_types().iter().any(|h| (h.id)() == id) {
         return;
     }
     if let Some(kit) = lua.app_data_ref::<TransferKit>() {
@@ -468,7 +481,7 @@ impl<'a> Encoder<'a> {
             }
             LuaValue::Function(f) => self.encode_function(f),
             LuaValue::UserData(ud) => {
-                let everywhere = crate::builtins::HANDLE_TYPES.iter().map(|h| h.probe);
+                let everywhere = base_handle_types().iter().map(|h| h.probe);
                 let here = self.kit.probes.borrow();
                 for probe in everywhere.chain(here.iter().map(|(_, p)| *p)) {
                     if let Some(h) = probe(ud) {
